@@ -1,0 +1,1 @@
+"""Components more than one layer builds (keys, log groups, buckets, IAM documents)."""

@@ -1,0 +1,1 @@
+"""Cross-cutting building blocks, importable without a Pulumi engine."""

@@ -1,0 +1,118 @@
+"""Environment-wide settings, written once per environment.
+
+``environments/<env>.yaml`` at the repository root holds what every layer of
+that environment shares (region, organization, suffix, cost centre, migration
+phase). Each layer finds it from its stack name, so ``pulumi up`` run directly
+inside a layer folder reads the same file ``invoke`` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from pathlib import Path
+
+import yaml
+
+from payments.core import config
+from payments.core.config import setting
+from payments.core.errors import ConfigError, UserError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ENVIRONMENTS_DIR = REPO_ROOT / "environments"
+
+_SUFFIX = re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+class MigrationPhase(enum.Enum):
+    """Where the environment stands in the migration; tagged on every resource."""
+
+    PREPARE = "prepare"  #: AWS side being built, no traffic
+    PARALLEL_RUN = "parallel-run"  #: both systems live, on-prem serves traffic
+    CUTOVER = "cutover"  #: traffic moving to AWS
+    COMPLETE = "cutover-complete"  #: AWS serves all traffic
+    ROLLED_BACK = "rolled-back"  #: traffic returned to the source pool
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvironmentSettings:
+    cost_center: str = setting(doc="CostCenter tag on every resource", example="payments-platform")
+    region: str = setting("us-east-1", doc="AWS region of every layer")
+    organization: str = setting(
+        "organization",
+        doc="Pulumi organization in StackReference names; 'organization' on a self-managed backend",
+    )
+    environment_suffix: str | None = setting(
+        None, doc="suffix in every physical name (default: the stack name, e.g. dev-pr42 for a branch)"
+    )
+    migration_phase: MigrationPhase = setting(MigrationPhase.PARALLEL_RUN, doc="MigrationPhase tag value")
+    production: bool = setting(False, doc="true for environments that carry real payments (stricter guardrails)")
+
+    def check(self, where: str) -> None:
+        if not _REGION.match(self.region):
+            raise ConfigError(f"{where}:region", f"'{self.region}' is not an AWS region name", "use e.g. us-east-1")
+        if self.environment_suffix is not None and not _SUFFIX.match(self.environment_suffix):
+            raise ConfigError(
+                f"{where}:environmentSuffix",
+                f"'{self.environment_suffix}' is not a valid suffix",
+                "use 2-16 lowercase letters, digits or hyphens, starting with a letter (e.g. dev-pr42)",
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment:
+    """One environment: its name (the stack name in every project) and its settings."""
+
+    name: str
+    settings: EnvironmentSettings
+
+    @property
+    def suffix(self) -> str:
+        return self.settings.environment_suffix or self.name
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    @property
+    def production(self) -> bool:
+        return self.settings.production
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The tags every taggable resource carries."""
+        return {
+            "Environment": self.name,
+            "CostCenter": self.settings.cost_center,
+            "MigrationPhase": self.settings.migration_phase.value,
+        }
+
+    def stack_ref(self, project: str) -> str:
+        """Fully qualified stack name used by StackReference: ``<org>/<project>/<stack>``."""
+        return f"{self.settings.organization}/{project}/{self.name}"
+
+
+def known_environments(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
+def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environment:
+    """Read and validate ``environments/<name>.yaml``."""
+    path = directory / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(known_environments(directory)) or "none"
+        raise UserError(
+            f"unknown environment '{name}': {path.relative_to(directory.parent)} does not exist. "
+            f"Fix: use one of: {known}, or create the file"
+        )
+    if not _SUFFIX.match(name):
+        raise UserError(f"environment name '{name}' is invalid. Fix: use lowercase letters, digits and hyphens")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path.name), "expected a map of settings", "write key: value lines")
+    settings = config.load(EnvironmentSettings, raw, where=f"environments/{name}.yaml")
+    if settings.environment_suffix is None and len(name) > 16:
+        raise ConfigError(f"environments/{name}.yaml:environmentSuffix", "the stack name is too long to be the suffix", "set environmentSuffix to at most 16 characters")
+    return Environment(name=name, settings=settings)

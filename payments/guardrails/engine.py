@@ -1,0 +1,154 @@
+"""Rule registry and evaluation, shared by the offline plan and the CrossGuard pack.
+
+A rule looks at one resource (its type token and its inputs with camelCase
+wire names, as the engine and CrossGuard both see them) or at the whole stack
+(for rules such as "every VPC has a flow log"). It yields messages; each
+message becomes a finding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+
+class Severity(enum.Enum):
+    MANDATORY = "mandatory"  #: blocks `invoke plan` and `pulumi preview --policy-pack`
+    ADVISORY = "advisory"  #: reported, does not block
+
+
+@dataclasses.dataclass(frozen=True)
+class Resource:
+    """What a rule sees of a resource."""
+
+    type: str
+    name: str
+    inputs: Mapping[str, Any]
+    #: the provider's default tags (merged into every taggable resource by AWS's provider)
+    default_tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: true when the stack's environment carries real payments
+    production: bool = False
+    #: the environment suffix every physical name must carry
+    suffix: str = ""
+    #: the resource id when known (plan: fabricated; CrossGuard preview: often unknown)
+    id: str | None = None
+    protect: bool = False
+    retain_on_delete: bool = False
+
+    def get(self, *path: str, default: Any = None) -> Any:
+        """Nested lookup tolerant of lists-of-one (how the bridge encodes blocks)."""
+        value: Any = self.inputs
+        for key in path:
+            if isinstance(value, list) and len(value) == 1:
+                value = value[0]
+            if not isinstance(value, Mapping) or key not in value:
+                return default
+            value = value[key]
+        return value
+
+    def json(self, key: str) -> Any:
+        """An input that holds a JSON document (policies, definitions), parsed."""
+        raw = self.inputs.get(key)
+        if isinstance(raw, str):
+            try:
+                return json.loads(raw)
+            except json.JSONDecodeError:
+                return None
+        return raw
+
+
+Check = Callable[[Resource], Iterable[str]]
+StackCheck = Callable[[list[Resource]], Iterable[tuple[str, str]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    id: str
+    pci: str  #: PCI DSS v4.0 requirement(s) served
+    description: str
+    severity: Severity
+    types: frozenset[str] | None  #: type tokens checked; None = every AWS resource
+    check: Check | None = None
+    stack_check: StackCheck | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    pci: str
+    resource: str
+    type: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def _register(rule: Rule) -> None:
+    if rule.id in RULES:
+        raise ValueError(f"guardrail '{rule.id}' is defined twice")
+    RULES[rule.id] = rule
+
+
+def rule(id: str, *, pci: str, description: str, types: Iterable[str] | None = None,
+         severity: Severity = Severity.MANDATORY) -> Callable[[Check], Check]:
+    """Register a per-resource rule."""
+    def register(fn: Check) -> Check:
+        _register(Rule(id, pci, description, severity, frozenset(types) if types is not None else None, check=fn))
+        return fn
+    return register
+
+
+def stack_rule(id: str, *, pci: str, description: str,
+               severity: Severity = Severity.MANDATORY) -> Callable[[StackCheck], StackCheck]:
+    """Register a rule over all resources of a stack; it yields (resource name, message)."""
+    def register(fn: StackCheck) -> StackCheck:
+        _register(Rule(id, pci, description, severity, None, stack_check=fn))
+        return fn
+    return register
+
+
+def applies(r: Rule, resource_type: str) -> bool:
+    if r.types is None:
+        return resource_type.startswith("aws:")
+    return resource_type in r.types
+
+
+def evaluate(resources: list[Resource], rules: Iterable[Rule] | None = None,
+             suppressions: Mapping[str, str] | None = None) -> list[Finding]:
+    """Run rules over a stack's resources. `suppressions` maps rule id -> written reason."""
+    load_rules()
+    suppressions = suppressions or {}
+    findings: list[Finding] = []
+    for r in (rules if rules is not None else RULES.values()):
+        if r.id in suppressions:
+            continue
+        if r.check is not None:
+            for res in resources:
+                if applies(r, res.type):
+                    findings.extend(Finding(r.id, r.severity.value, r.pci, res.name, res.type, msg) for msg in r.check(res))
+        if r.stack_check is not None:
+            by_name = {res.name: res.type for res in resources}
+            for name, msg in r.stack_check(resources):
+                findings.append(Finding(r.id, r.severity.value, r.pci, name, by_name.get(name, ""), msg))
+    return findings
+
+
+def load_rules() -> dict[str, Rule]:
+    """Import every ``payments.guardrails.rules_*`` module once (rules register on import)."""
+    import importlib
+    import pkgutil
+
+    import payments.guardrails as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("rules_"):
+            importlib.import_module(f"payments.guardrails.{info.name}")
+    return RULES

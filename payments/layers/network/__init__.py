@@ -1,0 +1,1 @@
+"""Network layer (project payments-network): VPC, subnets, routing, endpoints, VPN, all security groups."""

@@ -1,0 +1,75 @@
+"""Site-to-site VPN to the on-prem data centre, for the parallel run.
+
+The legacy target group reaches the on-prem app servers, and DMS reaches the
+on-prem MySQL, through this tunnel; app and data subnets route on-prem CIDRs to
+the virtual private gateway.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+
+import pulumi
+import pulumi_aws as aws
+
+from payments.core.naming import Namer
+
+
+@dataclasses.dataclass
+class VpnArgs:
+    vpc_id: pulumi.Input[str]
+    customer_gateway_ip: ipaddress.IPv4Address
+    customer_gateway_asn: int
+    on_prem_cidrs: tuple[ipaddress.IPv4Network, ...]
+    route_table_ids: list[pulumi.Output[str]]
+    namer: Namer
+
+
+class Vpn(pulumi.ComponentResource):
+    def __init__(self, name: str, args: VpnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("payments:network:Vpn", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        n = args.namer
+        cgw = aws.ec2.CustomerGateway(
+            f"{name}-cgw",
+            bgp_asn=str(args.customer_gateway_asn),
+            ip_address=str(args.customer_gateway_ip),
+            type="ipsec.1",
+            tags={"Name": n("cgw-onprem")},
+            opts=child,
+        )
+        vgw = aws.ec2.VpnGateway(f"{name}-vgw", vpc_id=args.vpc_id, tags={"Name": n("vgw")}, opts=child)
+        self.connection = aws.ec2.VpnConnection(
+            name,
+            customer_gateway_id=cgw.id,
+            vpn_gateway_id=vgw.id,
+            type="ipsec.1",
+            static_routes_only=True,
+            # IKEv2 only, strong ciphers (PCI DSS 4.2.1 applies to the tunnel too).
+            tunnel1_ike_versions=["ikev2"],
+            tunnel2_ike_versions=["ikev2"],
+            tunnel1_phase1_encryption_algorithms=["AES256"],
+            tunnel2_phase1_encryption_algorithms=["AES256"],
+            tunnel1_phase2_encryption_algorithms=["AES256"],
+            tunnel2_phase2_encryption_algorithms=["AES256"],
+            tunnel1_phase1_integrity_algorithms=["SHA2-256"],
+            tunnel2_phase1_integrity_algorithms=["SHA2-256"],
+            tunnel1_phase2_integrity_algorithms=["SHA2-256"],
+            tunnel2_phase2_integrity_algorithms=["SHA2-256"],
+            tags={"Name": n("vpn-onprem")},
+            opts=child,
+        )
+        for i, cidr in enumerate(args.on_prem_cidrs):
+            aws.ec2.VpnConnectionRoute(
+                f"{name}-onprem-{i}", vpn_connection_id=self.connection.id, destination_cidr_block=str(cidr), opts=child
+            )
+            for j, rt in enumerate(args.route_table_ids):
+                aws.ec2.Route(
+                    f"{name}-route-{i}-{j}",
+                    route_table_id=rt,
+                    destination_cidr_block=str(cidr),
+                    gateway_id=vgw.id,
+                    opts=child,
+                )
+        self.register_outputs({"vpnConnectionId": self.connection.id})

@@ -1,0 +1,290 @@
+"""Run each layer's real program under the Pulumi SDK's mock monitor.
+
+Each layer runs in its own thread (a fresh context for the SDK's context
+variables and its own event loop), in graph order. A StackReference resolves
+to the upstream layer's planned outputs, so the whole environment is planned
+as it would deploy, with no engine, CLI, network or AWS account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import runpy
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as sdk_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from payments.core import contract, stack, stackfiles
+from payments.core.environment import REPO_ROOT, Environment, load_environment
+from payments.core.errors import UserError
+from payments.core.graph import LAYERS, deploy_order, project_name, upstream_closure
+from payments.guardrails import engine as guardrails
+from payments.plan import fabricate
+
+SECRET = "[secret]"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+@dataclasses.dataclass
+class PlannedResource:
+    type: str
+    name: str
+    urn: str
+    id: str
+    inputs: dict[str, Any]
+    provider: str | None
+    custom: bool
+    protect: bool = False
+    retain_on_delete: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "inputs": self.inputs}
+
+
+@dataclasses.dataclass
+class LayerPlan:
+    name: str
+    stack: str
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]  #: secrets replaced by "[secret]"
+    values: dict[str, Any]  #: real values for downstream StackReferences (never written out)
+    secret_outputs: list[str]
+    reads: list[tuple[str, str]]  #: (upstream, output) this layer read
+    findings: list[guardrails.Finding]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "stack": self.stack,
+            "resources": [r.as_dict() for r in self.resources],
+            "outputs": self.outputs,
+        }
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.resources:
+            out[r.type] = out.get(r.type, 0) + 1
+        return dict(sorted(out.items()))
+
+
+@dataclasses.dataclass
+class Plan:
+    env: str
+    layers: list[LayerPlan]
+
+    @property
+    def findings(self) -> list[guardrails.Finding]:
+        return [f for layer in self.layers for f in layer.findings]
+
+    @property
+    def mandatory(self) -> list[guardrails.Finding]:
+        return [f for f in self.findings if f.severity == guardrails.Severity.MANDATORY.value]
+
+    def layer(self, name: str) -> LayerPlan:
+        return next(lp for lp in self.layers if lp.name == name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "layers": [lp.as_dict() for lp in self.layers],
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2, sort_keys=False)
+
+
+def sanitize(value: Any) -> Any:
+    """Make a mock input JSON-safe, replacing secrets with "[secret]"."""
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: sanitize(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [sanitize(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        return {"asset": getattr(value, "text", None) or getattr(value, "path", None) or getattr(value, "uri", None)}
+    if isinstance(value, pulumi.Resource):
+        return f"<resource {type(value).__name__}>"
+    return str(value)
+
+
+def unwrap(value: Any) -> Any:
+    """Strip secret wrappers so the fabricated state carries plain values."""
+    if rpc.is_rpc_secret(value):
+        return unwrap(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+class PlanMocks(sdk_mocks.Mocks):
+    def __init__(self, env: Environment, upstream: dict[str, LayerPlan]) -> None:
+        self.env = env
+        self.refs = {lp.stack: lp for lp in upstream.values()}
+        self.recorded: list[PlannedResource] = []
+        #: resource options of the registration in flight (set by PlanMonitor)
+        self.options: tuple[bool, bool] = (False, False)
+
+    def new_resource(self, args: sdk_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        if args.typ == STACK_REFERENCE:
+            target = self.refs.get(inputs.get("name", ""))
+            if target is None:
+                raise UserError(f"StackReference to '{inputs.get('name')}' has no planned stack. Fix: plan its layer first")
+            rid, state = args.name, {"name": inputs["name"], "outputs": target.values, "secretOutputNames": target.secret_outputs}
+        else:
+            rid, state = fabricate.state(args.typ, args.name, unwrap(inputs), self.env.region, self.env.name)
+        urn = f"urn:pulumi:{self.env.name}::{args.name}::{args.typ}"
+        self.recorded.append(
+            PlannedResource(args.typ, args.name, urn, rid, sanitize(inputs), args.provider or None, bool(args.custom),
+                            *self.options)
+        )
+        return rid, state
+
+    def call(self, args: sdk_mocks.MockCallArgs) -> dict[str, Any]:
+        return fabricate.call(args.token, unwrap(dict(args.args)), self.env.region)
+
+
+class PlanMonitor(sdk_mocks.MockMonitor):
+    """The SDK's mock monitor, also capturing `protect` and `retain_on_delete` (guardrails need them)."""
+
+    mocks: PlanMocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        self.mocks.options = (bool(getattr(request, "protect", False)), bool(getattr(request, "retainOnDelete", False)))
+        return super().RegisterResource(request)
+
+
+def _in_thread(fn: Callable[[], Any]) -> Any:
+    """Run `fn` in a new thread: the SDK keeps its state in context variables."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    thread = threading.Thread(target=target, name="pulumi-plan")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+Overrides = dict[str, dict[str, Any]]
+
+
+def plan_layer(layer: str, env: Environment, upstream: dict[str, LayerPlan], root: Path = REPO_ROOT,
+               overrides: dict[str, Any] | None = None) -> LayerPlan:
+    """Run one layer's ``__main__.py`` under mocks and collect what it registered and exported.
+
+    `overrides` maps bare keys (``azCount``) to values laid over the stack file,
+    for tests and profiles.
+    """
+    program = root / layer / "__main__.py"
+    values_in = stackfiles.config(layer, env.name, root)
+    values_in.update({f"{project_name(layer)}:{k}": v for k, v in (overrides or {}).items()})
+    config, secret_keys = stackfiles.engine_config(values_in)
+    mocks = PlanMocks(env, upstream)
+
+    def run() -> tuple[dict[str, Any], dict[str, bool]]:
+        pulumi.runtime.set_all_config(config, secret_keys)
+        sdk_mocks.set_mocks(mocks, project=project_name(layer), stack=env.name, preview=False,
+                            organization=env.settings.organization, monitor=PlanMonitor(mocks))
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        root_stack = get_root_resource()
+        values: dict[str, Any] = {}
+        secrets: dict[str, bool] = {}
+        for name, value in root_stack.outputs.items():  # type: ignore[union-attr]
+            out = pulumi.Output.from_input(value)
+            values[name] = _sync_await(out.future())
+            secrets[name] = bool(_sync_await(out.is_secret()))
+        return values, secrets
+
+    stack.READS.clear()
+    values, secrets = _in_thread(run)
+    reads = [(up, name) for reader, up, name in stack.READS if reader == layer]
+    _check_exports(layer, values)
+    resources = [r for r in mocks.recorded if r.custom]
+    plan = LayerPlan(
+        name=layer,
+        stack=env.stack_ref(project_name(layer)),
+        resources=resources,
+        outputs={k: (SECRET if secrets[k] else v) for k, v in values.items()},
+        values=values,
+        secret_outputs=[k for k, s in secrets.items() if s],
+        reads=reads,
+        findings=[],
+    )
+    plan.findings = guardrails.evaluate(guardrail_view(plan, env))
+    return plan
+
+
+def _check_exports(layer: str, values: dict[str, Any]) -> None:
+    missing = [o.name for o in contract.EXPORTS[layer] if not o.optional and o.name not in values]
+    if missing:
+        raise UserError(f"layer '{layer}' did not export {', '.join(missing)}. Fix: export them or mark them optional in the contract")
+
+
+def guardrail_view(plan: LayerPlan, env: Environment) -> list[guardrails.Resource]:
+    """The plan's resources as the rules see them, each with its provider's default tags."""
+    providers: dict[str, dict[str, str]] = {}
+    for r in plan.resources:
+        if r.type.startswith("pulumi:providers:"):
+            tags = r.inputs.get("defaultTags")
+            if isinstance(tags, str):
+                tags = json.loads(tags)
+            providers[r.id] = dict((tags or {}).get("tags") or {})
+    view = []
+    for r in plan.resources:
+        # A provider reference is "<urn>::<id>".
+        default_tags = providers.get(r.provider.rsplit("::", 1)[-1], {}) if r.provider else {}
+        view.append(guardrails.Resource(
+            r.type, r.name, r.inputs, default_tags, env.production, env.suffix,
+            id=r.id, protect=r.protect, retain_on_delete=r.retain_on_delete))
+    return view
+
+
+ProgressFn = Callable[[str, str], None]
+
+
+def plan_environment(env_name: str, layers: list[str] | None = None, progress: ProgressFn | None = None,
+                     root: Path = REPO_ROOT, overrides: Overrides | None = None) -> Plan:
+    """Plan `layers` (default: all) of an environment, and the upstreams they read.
+
+    `overrides` maps layer -> {key: value} laid over that layer's stack file.
+    """
+    env = load_environment(env_name)
+    wanted = set(layers or LAYERS)
+    needed = wanted | {up for layer in wanted for up in upstream_closure(layer)}
+    planned: dict[str, LayerPlan] = {}
+    for layer in deploy_order(needed):
+        if progress:
+            progress(layer, "planning")
+        planned[layer] = plan_layer(layer, env, {up: planned[up] for up in LAYERS[layer]}, root,
+                                    (overrides or {}).get(layer))
+        if progress:
+            progress(layer, "done")
+    return Plan(env=env_name, layers=[planned[name] for name in deploy_order(needed) if name in wanted])

@@ -1,0 +1,211 @@
+"""Plausible, deterministic IDs, ARNs and computed attributes for mocked resources.
+
+Nothing here talks to AWS. Values are derived from the resource's type and
+name, so two plans of the same code are identical and dev/prod never share an
+ARN by accident (their names differ by the environment suffix).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+#: us-east-1's regional ELB account (AWS documentation, "Enable access logs").
+ELB_ACCOUNT_ID = "127311923021"
+AZ_NAMES = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"]
+
+#: Prefixes AWS uses for EC2-style ids.
+ID_PREFIX = {
+    "Vpc": "vpc", "Subnet": "subnet", "SecurityGroup": "sg", "DefaultSecurityGroup": "sg", "InternetGateway": "igw",
+    "NatGateway": "nat", "Eip": "eipalloc", "RouteTable": "rtb", "RouteTableAssociation": "rtbassoc",
+    "VpcEndpoint": "vpce", "FlowLog": "fl", "CustomerGateway": "cgw", "VpnGateway": "vgw", "VpnConnection": "vpn",
+    "SecurityGroupIngressRule": "sgr", "SecurityGroupEgressRule": "sgr", "LaunchTemplate": "lt", "Route": "r",
+}
+
+
+def digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("::".join(parts).encode()).hexdigest()[:length]
+
+
+def split_token(token: str) -> tuple[str, str, str]:
+    """``aws:ec2/vpc:Vpc`` -> (``aws``, ``ec2``, ``Vpc``)."""
+    package, middle, cls = token.split(":")
+    return package, middle.split("/")[0], cls
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _uuid(seed: str) -> str:
+    h = digest(seed, length=32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def resource_id(token: str, name: str, inputs: dict[str, Any]) -> str:
+    _, module, cls = split_token(token) if token.count(":") == 2 else ("", "", token)
+    if cls in ID_PREFIX:
+        return f"{ID_PREFIX[cls]}-{digest(token, name)}"
+    for key in ("name", "bucket", "identifier", "clusterIdentifier", "replicationInstanceId", "replicationTaskId"):
+        if isinstance(inputs.get(key), str):
+            return inputs[key]
+    if cls == "Key":
+        return _uuid(name)
+    return f"{name}-{digest(token, name, length=8)}"
+
+
+def arn(service: str, resource: str, region: str, *, global_service: bool = False) -> str:
+    return f"arn:aws:{service}:{'' if global_service else region}:{ACCOUNT_ID}:{resource}"
+
+
+def _generic_arn(token: str, rid: str, inputs: dict[str, Any], region: str) -> str:
+    _, module, cls = split_token(token)
+    return arn(module, f"{_lower_first(cls)}/{inputs.get('name', rid)}", region)
+
+
+# token -> f(seed, inputs, id, region) -> extra state; `seed` is "<stack>/<logical name>".
+# Each layer adds what its resources need in its own section below.
+Extra = Callable[[str, dict[str, Any], str, str], dict[str, Any]]
+EXTRA: dict[str, Extra] = {}
+
+
+def extra(*tokens: str) -> Callable[[Extra], Extra]:
+    def register(fn: Extra) -> Extra:
+        for token in tokens:
+            EXTRA[token] = fn
+        return fn
+    return register
+
+
+@extra("aws:kms/key:Key")
+def _kms_key(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"keyId": rid, "arn": arn("kms", f"key/{rid}", region)}
+
+
+@extra("aws:kms/alias:Alias")
+def _kms_alias(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"arn": arn("kms", inputs.get("name", rid), region)}
+
+
+@extra("aws:cloudwatch/logGroup:LogGroup")
+def _log_group(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"arn": arn("logs", f"log-group:{inputs.get('name', rid)}", region)}
+
+
+def _iam_arn(token: str, rid: str, inputs: dict[str, Any]) -> str:
+    kind = {"Role": "role", "Policy": "policy", "InstanceProfile": "instance-profile"}[split_token(token)[2]]
+    return arn("iam", f"{kind}/{inputs.get('name', rid)}", "", global_service=True)
+
+
+@extra("aws:s3/bucket:Bucket")
+def _bucket(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    bucket = inputs.get("bucket", rid)
+    return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "bucketRegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com"}
+
+
+@extra("aws:lb/loadBalancer:LoadBalancer")
+def _lb(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    lb_name = inputs.get("name", rid)
+    suffix = f"app/{lb_name}/{digest(name, length=16)}"
+    return {
+        "arn": arn("elasticloadbalancing", f"loadbalancer/{suffix}", region),
+        "arnSuffix": suffix,
+        "dnsName": f"{lb_name}-{digest(name, length=10)}.{region}.elb.amazonaws.com",
+        "zoneId": "Z35SXDOTRQ7X7K",
+    }
+
+
+@extra("aws:lb/targetGroup:TargetGroup")
+def _tg(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    suffix = f"targetgroup/{inputs.get('name', rid)}/{digest(name, length=16)}"
+    return {"arn": arn("elasticloadbalancing", suffix, region), "arnSuffix": suffix}
+
+
+@extra("aws:lb/listener:Listener")
+def _listener(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"arn": arn("elasticloadbalancing", f"listener/app/{name}/{digest(name, length=16)}/{digest(name, 'l', length=16)}", region)}
+
+
+@extra("aws:sns/topic:Topic")
+def _topic(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"arn": arn("sns", inputs.get("name", rid), region)}
+
+
+@extra("aws:sfn/stateMachine:StateMachine")
+def _sfn(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"arn": arn("states", f"stateMachine:{inputs.get('name', rid)}", region)}
+
+
+@extra("aws:ssm/parameter:Parameter")
+def _param(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"arn": arn("ssm", f"parameter{inputs.get('name', rid)}", region)}
+
+
+@extra("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/compositeAlarm:CompositeAlarm")
+def _alarm(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"arn": arn("cloudwatch", f"alarm:{inputs.get('alarmName', rid)}", region)}
+
+
+def state(token: str, name: str, inputs: dict[str, Any], region: str, stack: str) -> tuple[str, dict[str, Any]]:
+    """(id, output state) for a mocked resource: its inputs plus fabricated attributes.
+
+    Random parts are seeded with the stack name, so dev and prod never share an id.
+    """
+    name = f"{stack}/{name}"
+    rid = resource_id(token, name, inputs)
+    out = dict(inputs)
+    out["id"] = rid
+    if token.startswith("aws:"):
+        if split_token(token)[1] == "iam" and split_token(token)[2] in ("Role", "Policy", "InstanceProfile"):
+            out["arn"] = _iam_arn(token, rid, inputs)
+            out.setdefault("name", rid)
+        else:
+            out["arn"] = _generic_arn(token, rid, inputs, region)
+        fn = EXTRA.get(token)
+        if fn is not None:
+            out.update(fn(name, inputs, rid, region))
+    return rid, out
+
+
+def call(token: str, args: dict[str, Any], region: str) -> dict[str, Any]:
+    """Results of data-source invokes, or a clear error for one the planner does not know."""
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        return {"names": AZ_NAMES, "zoneIds": [f"use1-az{i + 1}" for i in range(len(AZ_NAMES))], "id": region}
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/planner", "userId": "AIDAPLANNER", "id": ACCOUNT_ID}
+    if token == "aws:index/getRegion:getRegion":
+        return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
+    if token == "aws:index/getPartition:getPartition":
+        return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+    if token == "aws:elb/getServiceAccount:getServiceAccount":
+        return {"arn": f"arn:aws:iam::{ELB_ACCOUNT_ID}:root", "id": ELB_ACCOUNT_ID}
+    if token == "aws:ec2/getPrefixList:getPrefixList":
+        return {"id": "pl-63a5400a", "name": args.get("name"), "cidrBlocks": ["52.216.0.0/15"]}
+    if token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+        return {"id": "pl-3b927c52", "name": args.get("name"), "maxEntries": 55}
+    if token == "aws:ssm/getParameter:getParameter":
+        return {"name": args.get("name"), "value": "ami-0abcdef1234567890", "type": "String", "id": args.get("name")}
+    fn = CALLS.get(token)
+    if fn is not None:
+        return fn(args, region)
+    raise NotImplementedError(f"the offline planner has no result for invoke '{token}'; add one to payments/plan/fabricate.py")
+
+
+CALLS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {}
+
+
+# --- data layer ---------------------------------------------------------------
+
+
+# --- edge layer ---------------------------------------------------------------
+
+
+# --- app layer ----------------------------------------------------------------
+
+
+# --- observability layer ------------------------------------------------------
+
+
+# --- migration layer ----------------------------------------------------------
