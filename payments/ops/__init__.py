@@ -1,0 +1,1 @@
+"""What `tasks.py` runs: console output, the Pulumi CLI wrapper, deploy orchestration and records."""

@@ -1,0 +1,57 @@
+"""Printing an offline plan: per-layer resource counts, outputs and guardrail findings."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from payments.plan.engine import SECRET, LayerPlan, Plan
+
+
+def _short(value: object, width: int = 70) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def layer_table(lp: LayerPlan) -> Table:
+    table = Table(title=f"{lp.name}  ({lp.stack}, {len(lp.resources)} resources)", title_justify="left")
+    table.add_column("resource type")
+    table.add_column("count", justify="right")
+    for type_, count in lp.counts().items():
+        table.add_row(type_, str(count))
+    return table
+
+
+def outputs_table(lp: LayerPlan) -> Table:
+    table = Table(title=f"{lp.name} outputs", title_justify="left", show_header=True)
+    table.add_column("output")
+    table.add_column("planned value")
+    for name, value in lp.outputs.items():
+        table.add_row(name, SECRET if value == SECRET else _short(value))
+    return table
+
+
+def findings_table(plan: Plan) -> Table:
+    table = Table(title="guardrail findings", title_justify="left")
+    for col in ("severity", "rule", "PCI DSS", "resource", "message"):
+        table.add_column(col)
+    for f in plan.findings:
+        style = "red" if f.severity == "mandatory" else "yellow"
+        table.add_row(f"[{style}]{f.severity}[/]", f.rule, f.pci, f.resource, f.message)
+    return table
+
+
+def show(plan: Plan, console: Console, *, outputs: bool = True) -> None:
+    for lp in plan.layers:
+        console.print(layer_table(lp))
+        if outputs:
+            console.print(outputs_table(lp))
+    if plan.findings:
+        console.print(findings_table(plan))
+    total = sum(len(lp.resources) for lp in plan.layers)
+    console.print(
+        f"plan {plan.env}: {len(plan.layers)} layers, {total} resources, "
+        f"{len(plan.mandatory)} mandatory and {len(plan.findings) - len(plan.mandatory)} advisory findings"
+    )
