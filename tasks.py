@@ -80,3 +80,19 @@ def test(c: Context, k: str | None = None, fast: bool = True) -> None:
 
 
 # --- docs ------------------------------------------------------------------------
+
+
+@task(help={"check": "fail if a generated block is out of date instead of rewriting it"})
+@user_errors
+def docs(c: Context, check: bool = False) -> None:
+    """Regenerate the documentation blocks built from code (layer graph, exports, config keys)."""
+    from payments.ops import docs as generated
+
+    if check:
+        stale = generated.stale()
+        if stale:
+            raise Exit(f"error: generated docs are stale in {', '.join(stale)}. Fix: run `invoke docs`", code=1)
+        console.print("generated docs are current")
+        return
+    changed = generated.write()
+    console.print(f"updated {', '.join(changed)}" if changed else "generated docs already current")

@@ -205,7 +205,12 @@ def plan_layer(layer: str, env: Environment, upstream: dict[str, LayerPlan], roo
     """
     program = root / layer / "__main__.py"
     values_in = stackfiles.config(layer, env.name, root)
-    values_in.update({f"{project_name(layer)}:{k}": v for k, v in (overrides or {}).items()})
+    for key, value in (overrides or {}).items():  # None removes a key, as if never written
+        full = f"{project_name(layer)}:{key}"
+        if value is None:
+            values_in.pop(full, None)
+        else:
+            values_in[full] = value
     config, secret_keys = stackfiles.engine_config(values_in)
     mocks = PlanMocks(env, upstream)
 
@@ -227,7 +232,8 @@ def plan_layer(layer: str, env: Environment, upstream: dict[str, LayerPlan], roo
     values, secrets = _in_thread(run)
     reads = [(up, name) for reader, up, name in stack.READS if reader == layer]
     _check_exports(layer, values)
-    resources = [r for r in mocks.recorded if r.custom]
+    # Registration order depends on async scheduling; sort so plans diff cleanly.
+    resources = sorted((r for r in mocks.recorded if r.custom), key=lambda r: (r.type, r.name))
     plan = LayerPlan(
         name=layer,
         stack=env.stack_ref(project_name(layer)),

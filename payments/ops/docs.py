@@ -1,0 +1,53 @@
+"""Generated documentation blocks: written by `invoke docs`, checked by a test and `invoke docs --check`.
+
+A block lives in a Markdown file between ``<!-- BEGIN GENERATED: name -->`` and
+``<!-- END GENERATED: name -->``; everything outside the markers is hand-written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from payments.core import contract, graph
+from payments.core.environment import REPO_ROOT
+from payments.core.errors import UserError
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "graph": lambda: f"```mermaid\n{graph.mermaid()}\n```",
+    "exports": contract.markdown_table,
+}
+
+#: file -> blocks it carries
+FILES: dict[str, tuple[str, ...]] = {"README.md": ("graph", "exports")}
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(<!-- BEGIN GENERATED: {name} -->\n)(.*?)(<!-- END GENERATED: {name} -->)", re.S)
+
+
+def render(text: str, names: tuple[str, ...], file: str) -> str:
+    for name in names:
+        pattern = _pattern(name)
+        if not pattern.search(text):
+            raise UserError(f"{file} has no '{name}' block. Fix: add <!-- BEGIN GENERATED: {name} --> and its END marker")
+        body = BLOCKS[name]()
+        text = pattern.sub(lambda m, body=body: f"{m.group(1)}{body}\n{m.group(3)}", text)
+    return text
+
+
+def stale(root: Path = REPO_ROOT) -> list[str]:
+    """Files whose generated blocks differ from what the code says now."""
+    return [f for f, names in FILES.items() if render((root / f).read_text(), names, f) != (root / f).read_text()]
+
+
+def write(root: Path = REPO_ROOT) -> list[str]:
+    changed = []
+    for f, names in FILES.items():
+        path = root / f
+        new = render(path.read_text(), names, f)
+        if new != path.read_text():
+            path.write_text(new)
+            changed.append(f)
+    return changed
