@@ -13,7 +13,7 @@ from typing import Any
 from payments.plan.engine import LayerPlan, Plan, PlannedResource, plan_environment
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached(env: str, layers: tuple[str, ...] | None, overrides: str) -> Plan:
     return plan_environment(env, list(layers) if layers else None, overrides=json.loads(overrides) or None)
 

@@ -41,7 +41,7 @@ def test_dependents_are_transitive() -> None:
 
 
 def test_parse_layers_rejects_unknown_with_the_fix() -> None:
-    with pytest.raises(UserError, match="unknown layer 'databse'.*use one of network"):
+    with pytest.raises(UserError, match=r"unknown layer 'databse'.*use one of network"):
         graph.parse_layers("network,databse")
     assert graph.parse_layers(None) == list(graph.LAYERS)
     assert graph.parse_layers("edge, data") == ["edge", "data"]
@@ -77,8 +77,17 @@ def load(values: dict) -> Sample:
 
 
 def test_config_converts_engine_strings() -> None:
-    s = load({"cidr": "10.1.0.0/16", "count": "4", "colour": "blue", "ratio": "0.25", "names": '["x","y"]',
-              "weights": '{"blue": 10}', "on": "true"})
+    s = load(
+        {
+            "cidr": "10.1.0.0/16",
+            "count": "4",
+            "colour": "blue",
+            "ratio": "0.25",
+            "names": '["x","y"]',
+            "weights": '{"blue": 10}',
+            "on": "true",
+        }
+    )
     assert s.count == 4 and s.colour is Colour.BLUE and s.ratio == 0.25 and s.names == ("x", "y")
     assert s.weights == {"blue": 10} and s.on is True and s.cidr.prefixlen == 16
 
@@ -92,7 +101,10 @@ def test_config_converts_engine_strings() -> None:
         ({"cidr": "10.1.0.0/16", "count": "seven"}, "payments-x:count: expected a whole number, got 'seven'"),
         ({"cidr": "10.1.0.0/16", "count": 7}, "payments-x:count: 7 is out of range. Fix: use a value between 2 and 6"),
         ({"cidr": "10.1.0.0/16", "count": 2.5}, "payments-x:count: expected a whole number"),
-        ({"cidr": "10.1.0.0/16", "colour": "green"}, "payments-x:colour: 'green' is not allowed. Fix: use one of: red, blue"),
+        (
+            {"cidr": "10.1.0.0/16", "colour": "green"},
+            "payments-x:colour: 'green' is not allowed. Fix: use one of: red, blue",
+        ),
         ({"cidr": "10.1.0.0/16", "on": "yes"}, "payments-x:on: expected true or false"),
         ({"cidr": "10.1.0.0/16", "colur": "red"}, "payments-x:colur: unknown key. Fix: did you mean 'colour'?"),
         ({"cidr": "10.1.0.0/16", "weights": "[1]"}, "payments-x:weights: expected a map"),
@@ -149,7 +161,7 @@ def test_names_at_the_limit_are_kept_whole() -> None:
 
 
 def test_bucket_name_over_63_after_suffix_is_an_error() -> None:
-    with pytest.raises(UserError, match="is 64 characters.*shorten environmentSuffix"):
+    with pytest.raises(UserError, match=r"is 64 characters.*shorten environmentSuffix"):
         Namer("feature-pr12345").bucket("payments-application-logs-archive-x", "123456789012")
 
 
@@ -165,7 +177,7 @@ def test_shipped_environments_load() -> None:
 
 
 def test_unknown_environment_names_the_choices(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="unknown environment 'stage'.*use one of: dev, prod"):
+    with pytest.raises(UserError, match=r"unknown environment 'stage'.*use one of: dev, prod"):
         load_environment("stage")
 
 
@@ -195,7 +207,7 @@ def test_contract_covers_every_layer_and_names_are_unique() -> None:
 
 
 def test_reader_refuses_undeclared_names_and_non_upstreams() -> None:
-    with pytest.raises(UserError, match="'data' reads 'network.vpcIdentifier', which 'network' does not declare"):
+    with pytest.raises(UserError, match=r"'data' reads 'network.vpcIdentifier', which 'network' does not declare"):
         contract.check_read("data", "network", "vpcIdentifier")
     with pytest.raises(UserError, match="'network' reads 'data', which is not one of its upstreams"):
         contract.check_read("network", "data", "dbArn")

@@ -31,56 +31,102 @@ def test_every_rule_names_a_pci_requirement_and_severity() -> None:
 
 # (rule, breaking resource(s), good resource(s))
 CASES = [
-    ("required-tags",
-     res("aws:ec2/vpc:Vpc", {"cidrBlock": "10.0.0.0/16"}, default_tags={"Environment": "dev"}),
-     res("aws:ec2/vpc:Vpc", {"cidrBlock": "10.0.0.0/16"})),
-    ("name-has-suffix",
-     res("aws:ec2/securityGroup:SecurityGroup", {"name": "app-sg-prod"}),
-     res("aws:ec2/securityGroup:SecurityGroup", {"name": "app-sg-dev"})),
-    ("no-open-ingress",
-     res("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", {"cidrIpv4": "0.0.0.0/0", "fromPort": 443}),
-     res("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", {"cidrIpv4": "203.0.113.0/24", "fromPort": 443})),
-    ("no-open-ingress",
-     res("aws:ec2/securityGroup:SecurityGroup", {"name": "x-dev", "ingress": [{"cidrBlocks": ["0.0.0.0/0"]}]}),
-     res("aws:ec2/securityGroup:SecurityGroup", {"name": "x-dev", "ingress": [{"cidrBlocks": ["10.0.0.0/8"]}]})),
-    ("no-open-ingress",
-     res("aws:ec2/securityGroupRule:SecurityGroupRule", {"type": "ingress", "ipv6CidrBlocks": ["::/0"]}),
-     res("aws:ec2/securityGroupRule:SecurityGroupRule", {"type": "egress", "cidrBlocks": ["0.0.0.0/0"]})),
-    ("log-group-protected",
-     res("aws:cloudwatch/logGroup:LogGroup", {"name": "g-dev", "retentionInDays": 90}),
-     res("aws:cloudwatch/logGroup:LogGroup", {"name": "g-dev", "retentionInDays": 365, "kmsKeyId": "arn:k"})),
-    ("kms-rotation",
-     res("aws:kms/key:Key", {"enableKeyRotation": False}),
-     res("aws:kms/key:Key", {"enableKeyRotation": True})),
-    ("destroyable",
-     res("aws:s3/bucket:Bucket", {"bucket": "b-dev"}, protect=True),
-     res("aws:s3/bucket:Bucket", {"bucket": "b-dev"})),
-    ("destroyable",
-     res("aws:s3/bucket:Bucket", {"bucket": "b-dev"}, retain_on_delete=True),
-     res("aws:s3/bucket:Bucket", {"bucket": "b-dev"})),
-    ("no-public-ip-on-launch",
-     res("aws:ec2/subnet:Subnet", {"mapPublicIpOnLaunch": True}),
-     res("aws:ec2/subnet:Subnet", {"mapPublicIpOnLaunch": False})),
-    ("sg-rule-specific",
-     res("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", {"ipProtocol": "-1", "description": "all"}),
-     res("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", {"ipProtocol": "tcp", "description": "db"})),
-    ("flow-log-all-traffic",
-     res("aws:ec2/flowLog:FlowLog", {"trafficType": "REJECT"}),
-     res("aws:ec2/flowLog:FlowLog", {"trafficType": "ALL"})),
-    ("vpn-strong-crypto",
-     res("aws:ec2/vpnConnection:VpnConnection", {"tunnel1IkeVersions": ["ikev1", "ikev2"]}),
-     res("aws:ec2/vpnConnection:VpnConnection", {f"tunnel{i}{k}": v for i in (1, 2) for k, v in
-         {"IkeVersions": ["ikev2"], "Phase1EncryptionAlgorithms": ["AES256"]}.items()})),
-    ("vpc-flow-logs",
-     [res("aws:ec2/vpc:Vpc", {}, name="vpc", id="vpc-1"),
-      res("aws:ec2/flowLog:FlowLog", {"vpcId": "vpc-2", "trafficType": "ALL"})],
-     [res("aws:ec2/vpc:Vpc", {}, name="vpc", id="vpc-1"),
-      res("aws:ec2/flowLog:FlowLog", {"vpcId": "vpc-1", "trafficType": "ALL"})]),
-    ("default-sg-closed",
-     [res("aws:ec2/vpc:Vpc", {}, name="vpc", id="vpc-1"),
-      res("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", {"vpcId": "vpc-1", "ingress": [{"fromPort": 22}]})],
-     [res("aws:ec2/vpc:Vpc", {}, name="vpc", id="vpc-1"),
-      res("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", {"vpcId": "vpc-1", "ingress": [], "egress": []})]),
+    (
+        "required-tags",
+        res("aws:ec2/vpc:Vpc", {"cidrBlock": "10.0.0.0/16"}, default_tags={"Environment": "dev"}),
+        res("aws:ec2/vpc:Vpc", {"cidrBlock": "10.0.0.0/16"}),
+    ),
+    (
+        "name-has-suffix",
+        res("aws:ec2/securityGroup:SecurityGroup", {"name": "app-sg-prod"}),
+        res("aws:ec2/securityGroup:SecurityGroup", {"name": "app-sg-dev"}),
+    ),
+    (
+        "no-open-ingress",
+        res("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", {"cidrIpv4": "0.0.0.0/0", "fromPort": 443}),
+        res(
+            "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", {"cidrIpv4": "203.0.113.0/24", "fromPort": 443}
+        ),
+    ),
+    (
+        "no-open-ingress",
+        res("aws:ec2/securityGroup:SecurityGroup", {"name": "x-dev", "ingress": [{"cidrBlocks": ["0.0.0.0/0"]}]}),
+        res("aws:ec2/securityGroup:SecurityGroup", {"name": "x-dev", "ingress": [{"cidrBlocks": ["10.0.0.0/8"]}]}),
+    ),
+    (
+        "no-open-ingress",
+        res("aws:ec2/securityGroupRule:SecurityGroupRule", {"type": "ingress", "ipv6CidrBlocks": ["::/0"]}),
+        res("aws:ec2/securityGroupRule:SecurityGroupRule", {"type": "egress", "cidrBlocks": ["0.0.0.0/0"]}),
+    ),
+    (
+        "log-group-protected",
+        res("aws:cloudwatch/logGroup:LogGroup", {"name": "g-dev", "retentionInDays": 90}),
+        res("aws:cloudwatch/logGroup:LogGroup", {"name": "g-dev", "retentionInDays": 365, "kmsKeyId": "arn:k"}),
+    ),
+    (
+        "kms-rotation",
+        res("aws:kms/key:Key", {"enableKeyRotation": False}),
+        res("aws:kms/key:Key", {"enableKeyRotation": True}),
+    ),
+    (
+        "destroyable",
+        res("aws:s3/bucket:Bucket", {"bucket": "b-dev"}, protect=True),
+        res("aws:s3/bucket:Bucket", {"bucket": "b-dev"}),
+    ),
+    (
+        "destroyable",
+        res("aws:s3/bucket:Bucket", {"bucket": "b-dev"}, retain_on_delete=True),
+        res("aws:s3/bucket:Bucket", {"bucket": "b-dev"}),
+    ),
+    (
+        "no-public-ip-on-launch",
+        res("aws:ec2/subnet:Subnet", {"mapPublicIpOnLaunch": True}),
+        res("aws:ec2/subnet:Subnet", {"mapPublicIpOnLaunch": False}),
+    ),
+    (
+        "sg-rule-specific",
+        res("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", {"ipProtocol": "-1", "description": "all"}),
+        res("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", {"ipProtocol": "tcp", "description": "db"}),
+    ),
+    (
+        "flow-log-all-traffic",
+        res("aws:ec2/flowLog:FlowLog", {"trafficType": "REJECT"}),
+        res("aws:ec2/flowLog:FlowLog", {"trafficType": "ALL"}),
+    ),
+    (
+        "vpn-strong-crypto",
+        res("aws:ec2/vpnConnection:VpnConnection", {"tunnel1IkeVersions": ["ikev1", "ikev2"]}),
+        res(
+            "aws:ec2/vpnConnection:VpnConnection",
+            {
+                f"tunnel{i}{k}": v
+                for i in (1, 2)
+                for k, v in {"IkeVersions": ["ikev2"], "Phase1EncryptionAlgorithms": ["AES256"]}.items()
+            },
+        ),
+    ),
+    (
+        "vpc-flow-logs",
+        [
+            res("aws:ec2/vpc:Vpc", {}, name="vpc", id="vpc-1"),
+            res("aws:ec2/flowLog:FlowLog", {"vpcId": "vpc-2", "trafficType": "ALL"}),
+        ],
+        [
+            res("aws:ec2/vpc:Vpc", {}, name="vpc", id="vpc-1"),
+            res("aws:ec2/flowLog:FlowLog", {"vpcId": "vpc-1", "trafficType": "ALL"}),
+        ],
+    ),
+    (
+        "default-sg-closed",
+        [
+            res("aws:ec2/vpc:Vpc", {}, name="vpc", id="vpc-1"),
+            res("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", {"vpcId": "vpc-1", "ingress": [{"fromPort": 22}]}),
+        ],
+        [
+            res("aws:ec2/vpc:Vpc", {}, name="vpc", id="vpc-1"),
+            res("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", {"vpcId": "vpc-1", "ingress": [], "egress": []}),
+        ],
+    ),
 ]
 
 

@@ -47,7 +47,7 @@ def test_carved_subnets_are_disjoint_and_inside_the_vpc(azs: int) -> None:
     assert len(plans) == 3 * azs
     nets = [p.cidr for p in plans]
     assert all(n.subnet_of(vpc) for n in nets)
-    assert all(not a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
+    assert all(not a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
 
 
 def test_adding_an_az_never_moves_existing_subnets() -> None:
@@ -92,8 +92,11 @@ def test_prod_survives_an_az_loss_with_a_nat_per_az() -> None:
     # each app subnet leaves through the NAT of its own AZ
     app_subnet_az = {s.id: s.inputs["availabilityZone"] for s in tier_subnets(lp, "app")}
     nat_az = {n.id: public[n.inputs["subnetId"]] for n in nats}
-    rt_az = {a.inputs["routeTableId"]: app_subnet_az[a.inputs["subnetId"]] for a in of_type(lp, RTA)
-             if a.inputs["subnetId"] in app_subnet_az}
+    rt_az = {
+        a.inputs["routeTableId"]: app_subnet_az[a.inputs["subnetId"]]
+        for a in of_type(lp, RTA)
+        if a.inputs["subnetId"] in app_subnet_az
+    }
     for route in routes_of(lp, set(rt_az)):
         if route.inputs["destinationCidrBlock"] == "0.0.0.0/0":
             assert nat_az[route.inputs["natGatewayId"]] == rt_az[route.inputs["routeTableId"]]
@@ -138,8 +141,11 @@ def test_endpoints_keep_aws_traffic_private() -> None:
     endpoints = of_type(lp, "aws:ec2/vpcEndpoint:VpcEndpoint")
     gateway = [e for e in endpoints if e.inputs["vpcEndpointType"] == "Gateway"]
     assert [g.inputs["serviceName"] for g in gateway] == ["com.amazonaws.us-east-1.s3"]
-    interface = {e.inputs["serviceName"].removeprefix("com.amazonaws.us-east-1.") for e in endpoints
-                 if e.inputs["vpcEndpointType"] == "Interface"}
+    interface = {
+        e.inputs["serviceName"].removeprefix("com.amazonaws.us-east-1.")
+        for e in endpoints
+        if e.inputs["vpcEndpointType"] == "Interface"
+    }
     assert interface == {"ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "kms", "sts"}
     for e in endpoints:
         if e.inputs["vpcEndpointType"] == "Interface":
@@ -160,7 +166,10 @@ def test_segmentation_rules(env: str) -> None:
     app_in = [r for r in ingress if r.inputs["securityGroupId"] == app]
     assert [(r.inputs["referencedSecurityGroupId"], r.inputs["fromPort"]) for r in app_in] == [(alb, 8080)]
     alb_in = [r for r in ingress if r.inputs["securityGroupId"] == alb]
-    assert {(r.inputs["cidrIpv4"], r.inputs["fromPort"]) for r in alb_in} == {("203.0.113.0/24", 443), ("203.0.113.0/24", 80)}
+    assert {(r.inputs["cidrIpv4"], r.inputs["fromPort"]) for r in alb_in} == {
+        ("203.0.113.0/24", 443),
+        ("203.0.113.0/24", 80),
+    }
     assert all(r.inputs["ipProtocol"] == "tcp" and r.inputs["description"] for r in ingress + of_type(lp, EGRESS))
 
 
@@ -208,7 +217,10 @@ def test_network_plan_has_no_findings() -> None:
         ({"azCount": 1}, "payments-network:azCount: 1 is out of range"),
         ({"natStrategy": "per_subnet"}, "payments-network:natStrategy: 'per_subnet' is not allowed"),
         ({"customerGatewayIp": None}, "payments-network:customerGatewayIp: vpnEnabled needs customerGatewayIp"),
-        ({"interfaceEndpoints": ["ecr.api", "dynamo"]}, "payments-network:interfaceEndpoints: unknown service(s) dynamo"),
+        (
+            {"interfaceEndpoints": ["ecr.api", "dynamo"]},
+            "payments-network:interfaceEndpoints: unknown service(s) dynamo",
+        ),
         ({"flowLogRetentionDays": 90}, "payments-network:flowLogRetentionDays: 90 is not allowed"),
         ({"appPort": 70000}, "payments-network:appPort: 70000 is out of range"),
     ],

@@ -46,15 +46,22 @@ def test_one_policy_per_rule_with_matching_enforcement() -> None:
     pack = by_name()
     assert set(pack) == set(RULES)
     for name, policy in pack.items():
-        expected = EnforcementLevel.MANDATORY if RULES[name].severity.value == "mandatory" else EnforcementLevel.ADVISORY
+        expected = (
+            EnforcementLevel.MANDATORY if RULES[name].severity.value == "mandatory" else EnforcementLevel.ADVISORY
+        )
         assert policy.enforcement_level == expected
 
 
 def test_resource_policy_reports_with_pci_reference() -> None:
-    assert run_resource("no-open-ingress", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-                        {"cidrIpv4": "0.0.0.0/0"}) == ["[PCI DSS 1.3.1] ingress from 0.0.0.0/0"]
-    assert run_resource("no-open-ingress", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-                        {"cidrIpv4": "10.0.0.0/8"}) == []
+    assert run_resource(
+        "no-open-ingress", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", {"cidrIpv4": "0.0.0.0/0"}
+    ) == ["[PCI DSS 1.3.1] ingress from 0.0.0.0/0"]
+    assert (
+        run_resource(
+            "no-open-ingress", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", {"cidrIpv4": "10.0.0.0/8"}
+        )
+        == []
+    )
 
 
 def test_tags_and_suffix_come_from_the_provider() -> None:
@@ -66,7 +73,9 @@ def test_tags_and_suffix_come_from_the_provider() -> None:
 
 def test_stack_policy_reports_the_vpc_without_flow_logs() -> None:
     violations: list[tuple[str, str | None]] = []
-    vpc = PolicyResource("aws:ec2/vpc:Vpc", {"cidrBlock": "10.0.0.0/16"}, "urn:vpc", "vpc", opts(), provider(), None, [], {})
+    vpc = PolicyResource(
+        "aws:ec2/vpc:Vpc", {"cidrBlock": "10.0.0.0/16"}, "urn:vpc", "vpc", opts(), provider(), None, [], {}
+    )
     policy = by_name()["vpc-flow-logs"]
     policy._StackValidationPolicy__validate(StackValidationArgs([vpc]), lambda m, urn=None: violations.append((m, urn)))
     assert violations and violations[0][1] == "urn:vpc"

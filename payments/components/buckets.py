@@ -71,7 +71,9 @@ class SecureBucket(pulumi.ComponentResource):
                 sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn
             )
             if args.kms_key_arn is not None
-            else s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(sse_algorithm="AES256")
+            else s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="AES256"
+            )
         )
         s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
@@ -114,9 +116,15 @@ class SecureBucket(pulumi.ComponentResource):
 def _lifecycle_rule(lc: Lifecycle) -> s3.BucketLifecycleConfigurationRuleArgs:
     transitions = []
     if lc.infrequent_access_days is not None:
-        transitions.append(s3.BucketLifecycleConfigurationRuleTransitionArgs(days=lc.infrequent_access_days, storage_class="STANDARD_IA"))
+        transitions.append(
+            s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                days=lc.infrequent_access_days, storage_class="STANDARD_IA"
+            )
+        )
     if lc.glacier_days is not None:
-        transitions.append(s3.BucketLifecycleConfigurationRuleTransitionArgs(days=lc.glacier_days, storage_class="GLACIER"))
+        transitions.append(
+            s3.BucketLifecycleConfigurationRuleTransitionArgs(days=lc.glacier_days, storage_class="GLACIER")
+        )
     return s3.BucketLifecycleConfigurationRuleArgs(
         id="retention",
         status="Enabled",

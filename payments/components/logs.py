@@ -8,7 +8,30 @@ import pulumi_aws as aws
 #: PCI DSS 10.5.1: at least 12 months of audit history.
 MIN_RETENTION_DAYS = 365
 #: The values CloudWatch Logs accepts for retentionInDays.
-ALLOWED_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+ALLOWED_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 def log_group(

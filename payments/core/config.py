@@ -113,7 +113,9 @@ def load(cls: type[T], values: Mapping[str, Any], *, where: str) -> T:
         if key not in values or values[key] is None:
             if f.default is _MISSING and f.default_factory is _MISSING:
                 example = f.metadata.get("example") or "<value>"
-                raise ConfigError(label, "required key is missing", f"set {key}: {example} ({f.metadata.get('doc', '')})")
+                raise ConfigError(
+                    label, "required key is missing", f"set {key}: {example} ({f.metadata.get('doc', '')})"
+                )
             continue
         kwargs[f.name] = _convert(values[key], hints[f.name], label, f.metadata)
     try:
@@ -148,7 +150,7 @@ def _type_name(tp: Any) -> str:
 def _convert(raw: Any, tp: Any, label: str, meta: Mapping[str, Any]) -> Any:
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
-        inner = [a for a in typing.get_args(tp) if a is not type(None)][0]
+        inner = next(a for a in typing.get_args(tp) if a is not type(None))
         return None if raw in (None, "") else _convert(raw, inner, label, meta)
     if origin is tuple:
         (item_tp, *_rest) = typing.get_args(tp)
@@ -224,14 +226,18 @@ def _network(raw: Any, label: str) -> ipaddress.IPv4Network:
     try:
         return ipaddress.IPv4Network(str(raw), strict=True)
     except ValueError as exc:
-        raise ConfigError(label, f"'{raw}' is not a valid IPv4 CIDR ({exc})", "write a network address with prefix, e.g. 10.20.0.0/16") from None
+        raise ConfigError(
+            label, f"'{raw}' is not a valid IPv4 CIDR ({exc})", "write a network address with prefix, e.g. 10.20.0.0/16"
+        ) from None
 
 
 def _address(raw: Any, label: str) -> ipaddress.IPv4Address:
     try:
         return ipaddress.IPv4Address(str(raw))
     except ValueError:
-        raise ConfigError(label, f"'{raw}' is not a valid IPv4 address", "write a dotted address, e.g. 203.0.113.10") from None
+        raise ConfigError(
+            label, f"'{raw}' is not a valid IPv4 address", "write a dotted address, e.g. 203.0.113.10"
+        ) from None
 
 
 _SCALARS: dict[Any, Callable[[Any, str], Any]] = {
@@ -257,5 +263,9 @@ def _check_range(value: Any, label: str, meta: Mapping[str, Any]) -> None:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        bounds = f"between {lo:g} and {hi:g}" if lo is not None and hi is not None else (f">= {lo:g}" if lo is not None else f"<= {hi:g}")
+        bounds = (
+            f"between {lo:g} and {hi:g}"
+            if lo is not None and hi is not None
+            else (f">= {lo:g}" if lo is not None else f"<= {hi:g}")
+        )
         raise ConfigError(label, f"{value:g} is out of range", f"use a value {bounds}")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from payments.core.graph import LAYERS, project_name
 from payments.core.errors import UserError
+from payments.core.graph import LAYERS, project_name
 
 
 @dataclasses.dataclass(frozen=True)

@@ -114,5 +114,9 @@ def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environme
         raise ConfigError(str(path.name), "expected a map of settings", "write key: value lines")
     settings = config.load(EnvironmentSettings, raw, where=f"environments/{name}.yaml")
     if settings.environment_suffix is None and len(name) > 16:
-        raise ConfigError(f"environments/{name}.yaml:environmentSuffix", "the stack name is too long to be the suffix", "set environmentSuffix to at most 16 characters")
+        raise ConfigError(
+            f"environments/{name}.yaml:environmentSuffix",
+            "the stack name is too long to be the suffix",
+            "set environmentSuffix to at most 16 characters",
+        )
     return Environment(name=name, settings=settings)

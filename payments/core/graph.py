@@ -49,7 +49,9 @@ def parse_layers(spec: str | None) -> list[str]:
 def sorter(layers: Iterable[str] | None = None) -> TopologicalSorter[str]:
     """A TopologicalSorter over `layers` (default: all); edges to unselected layers are dropped."""
     selected = set(LAYERS if layers is None else layers)
-    return TopologicalSorter({name: [up for up in LAYERS[name] if up in selected] for name in LAYERS if name in selected})
+    return TopologicalSorter(
+        {name: [up for up in LAYERS[name] if up in selected] for name in LAYERS if name in selected}
+    )
 
 
 def deploy_order(layers: Iterable[str] | None = None) -> list[str]:
@@ -107,6 +109,4 @@ def mermaid() -> str:
 
 def text() -> str:
     """The graph as plain text, one layer per line in deploy order."""
-    return "\n".join(
-        f"{name:<14} <- {', '.join(LAYERS[name]) or '(none)'}" for name in deploy_order()
-    )
+    return "\n".join(f"{name:<14} <- {', '.join(LAYERS[name]) or '(none)'}" for name in deploy_order())

@@ -28,30 +28,43 @@ class Kind(enum.Enum):
 
     GENERIC = Rule("generic", 255, r"^[A-Za-z0-9][A-Za-z0-9._-]*$", "letters, digits, '.', '_' and '-'")
     LOAD_BALANCER = Rule(
-        "load balancer", 32, r"^(?!internal-)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$",
+        "load balancer",
+        32,
+        r"^(?!internal-)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$",
         "letters, digits and hyphens, not starting or ending with a hyphen",
     )
     TARGET_GROUP = Rule(
-        "target group", 32, r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$",
+        "target group",
+        32,
+        r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$",
         "letters, digits and hyphens, not starting or ending with a hyphen",
     )
     S3_BUCKET = Rule(
-        "S3 bucket", 63, r"^(?!xn--)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
-        "lowercase letters, digits and hyphens", min_length=3,
+        "S3 bucket",
+        63,
+        r"^(?!xn--)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
+        "lowercase letters, digits and hyphens",
+        min_length=3,
     )
     IAM_ROLE = Rule("IAM role", 64, r"^[A-Za-z0-9+=,.@_-]+$", "letters, digits and +=,.@_-")
     IAM_POLICY = Rule("IAM policy", 128, r"^[A-Za-z0-9+=,.@_-]+$", "letters, digits and +=,.@_-")
     STATE_MACHINE = Rule("state machine", 80, r"^[A-Za-z0-9_-]+$", "letters, digits, '_' and '-'")
     DB_IDENTIFIER = Rule(
-        "DB identifier", 63, r"^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$",
+        "DB identifier",
+        63,
+        r"^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$",
         "lowercase letters, digits and single hyphens, starting with a letter",
     )
     DMS_IDENTIFIER = Rule(
-        "DMS identifier", 63, r"^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$",
+        "DMS identifier",
+        63,
+        r"^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$",
         "lowercase letters, digits and single hyphens, starting with a letter",
     )
     LOG_GROUP = Rule("log group", 512, r"^[A-Za-z0-9_/.#-]+$", "letters, digits and _/.#-")
-    SECURITY_GROUP = Rule("security group", 255, r"^(?!sg-)[A-Za-z0-9 ._:/()#,@\[\]+=&;{}!$*-]+$", "ASCII without the sg- prefix")
+    SECURITY_GROUP = Rule(
+        "security group", 255, r"^(?!sg-)[A-Za-z0-9 ._:/()#,@\[\]+=&;{}!$*-]+$", "ASCII without the sg- prefix"
+    )
     ECS = Rule("ECS name", 255, r"^[A-Za-z0-9_-]+$", "letters, digits, '_' and '-'")
     WAF = Rule("WAF name", 128, r"^[A-Za-z0-9_-]+$", "letters, digits, '_' and '-'")
     SNS_TOPIC = Rule("SNS topic", 256, r"^[A-Za-z0-9_-]+$", "letters, digits, '_' and '-'")

@@ -36,7 +36,7 @@ def all_config(namespace: str) -> dict[str, Any]:
     """
     merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     prefix = f"{namespace}:"
-    return {key[len(prefix):]: value for key, value in merged.items() if key.startswith(prefix)}
+    return {key[len(prefix) :]: value for key, value in merged.items() if key.startswith(prefix)}
 
 
 class Upstream:
@@ -123,7 +123,9 @@ def start(layer: str) -> Layer:
     check_layer(layer)
     running = pulumi.get_project()
     if running != project_name(layer):
-        raise ConfigError("Pulumi.yaml:name", f"project '{running}' runs the '{layer}' program", f"name it {project_name(layer)}")
+        raise ConfigError(
+            "Pulumi.yaml:name", f"project '{running}' runs the '{layer}' program", f"name it {project_name(layer)}"
+        )
     env = load_environment(pulumi.get_stack())
     provider = aws.Provider(
         f"aws-{env.name}",

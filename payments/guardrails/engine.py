@@ -97,21 +97,27 @@ def _register(rule: Rule) -> None:
     RULES[rule.id] = rule
 
 
-def rule(id: str, *, pci: str, description: str, types: Iterable[str] | None = None,
-         severity: Severity = Severity.MANDATORY) -> Callable[[Check], Check]:
+def rule(
+    id: str, *, pci: str, description: str, types: Iterable[str] | None = None, severity: Severity = Severity.MANDATORY
+) -> Callable[[Check], Check]:
     """Register a per-resource rule."""
+
     def register(fn: Check) -> Check:
         _register(Rule(id, pci, description, severity, frozenset(types) if types is not None else None, check=fn))
         return fn
+
     return register
 
 
-def stack_rule(id: str, *, pci: str, description: str,
-               severity: Severity = Severity.MANDATORY) -> Callable[[StackCheck], StackCheck]:
+def stack_rule(
+    id: str, *, pci: str, description: str, severity: Severity = Severity.MANDATORY
+) -> Callable[[StackCheck], StackCheck]:
     """Register a rule over all resources of a stack; it yields (resource name, message)."""
+
     def register(fn: StackCheck) -> StackCheck:
         _register(Rule(id, pci, description, severity, None, stack_check=fn))
         return fn
+
     return register
 
 
@@ -121,19 +127,22 @@ def applies(r: Rule, resource_type: str) -> bool:
     return resource_type in r.types
 
 
-def evaluate(resources: list[Resource], rules: Iterable[Rule] | None = None,
-             suppressions: Mapping[str, str] | None = None) -> list[Finding]:
+def evaluate(
+    resources: list[Resource], rules: Iterable[Rule] | None = None, suppressions: Mapping[str, str] | None = None
+) -> list[Finding]:
     """Run rules over a stack's resources. `suppressions` maps rule id -> written reason."""
     load_rules()
     suppressions = suppressions or {}
     findings: list[Finding] = []
-    for r in (rules if rules is not None else RULES.values()):
+    for r in rules if rules is not None else RULES.values():
         if r.id in suppressions:
             continue
         if r.check is not None:
             for res in resources:
                 if applies(r, res.type):
-                    findings.extend(Finding(r.id, r.severity.value, r.pci, res.name, res.type, msg) for msg in r.check(res))
+                    findings.extend(
+                        Finding(r.id, r.severity.value, r.pci, res.name, res.type, msg) for msg in r.check(res)
+                    )
         if r.stack_check is not None:
             by_name = {res.name: res.type for res in resources}
             for name, msg in r.stack_check(resources):

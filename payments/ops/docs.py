@@ -31,7 +31,9 @@ def render(text: str, names: tuple[str, ...], file: str) -> str:
     for name in names:
         pattern = _pattern(name)
         if not pattern.search(text):
-            raise UserError(f"{file} has no '{name}' block. Fix: add <!-- BEGIN GENERATED: {name} --> and its END marker")
+            raise UserError(
+                f"{file} has no '{name}' block. Fix: add <!-- BEGIN GENERATED: {name} --> and its END marker"
+            )
         body = BLOCKS[name]()
         text = pattern.sub(lambda m, body=body: f"{m.group(1)}{body}\n{m.group(3)}", text)
     return text

@@ -145,14 +145,20 @@ class PlanMocks(sdk_mocks.Mocks):
         if args.typ == STACK_REFERENCE:
             target = self.refs.get(inputs.get("name", ""))
             if target is None:
-                raise UserError(f"StackReference to '{inputs.get('name')}' has no planned stack. Fix: plan its layer first")
-            rid, state = args.name, {"name": inputs["name"], "outputs": target.values, "secretOutputNames": target.secret_outputs}
+                raise UserError(
+                    f"StackReference to '{inputs.get('name')}' has no planned stack. Fix: plan its layer first"
+                )
+            rid, state = (
+                args.name,
+                {"name": inputs["name"], "outputs": target.values, "secretOutputNames": target.secret_outputs},
+            )
         else:
             rid, state = fabricate.state(args.typ, args.name, unwrap(inputs), self.env.region, self.env.name)
         urn = f"urn:pulumi:{self.env.name}::{args.name}::{args.typ}"
         self.recorded.append(
-            PlannedResource(args.typ, args.name, urn, rid, sanitize(inputs), args.provider or None, bool(args.custom),
-                            *self.options)
+            PlannedResource(
+                args.typ, args.name, urn, rid, sanitize(inputs), args.provider or None, bool(args.custom), *self.options
+            )
         )
         return rid, state
 
@@ -179,7 +185,7 @@ def _in_thread(fn: Callable[[], Any]) -> Any:
         asyncio.set_event_loop(loop)
         try:
             box["result"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             box["error"] = exc
         finally:
             asyncio.set_event_loop(None)
@@ -196,8 +202,13 @@ def _in_thread(fn: Callable[[], Any]) -> Any:
 Overrides = dict[str, dict[str, Any]]
 
 
-def plan_layer(layer: str, env: Environment, upstream: dict[str, LayerPlan], root: Path = REPO_ROOT,
-               overrides: dict[str, Any] | None = None) -> LayerPlan:
+def plan_layer(
+    layer: str,
+    env: Environment,
+    upstream: dict[str, LayerPlan],
+    root: Path = REPO_ROOT,
+    overrides: dict[str, Any] | None = None,
+) -> LayerPlan:
     """Run one layer's ``__main__.py`` under mocks and collect what it registered and exported.
 
     `overrides` maps bare keys (``azCount``) to values laid over the stack file,
@@ -216,8 +227,14 @@ def plan_layer(layer: str, env: Environment, upstream: dict[str, LayerPlan], roo
 
     def run() -> tuple[dict[str, Any], dict[str, bool]]:
         pulumi.runtime.set_all_config(config, secret_keys)
-        sdk_mocks.set_mocks(mocks, project=project_name(layer), stack=env.name, preview=False,
-                            organization=env.settings.organization, monitor=PlanMonitor(mocks))
+        sdk_mocks.set_mocks(
+            mocks,
+            project=project_name(layer),
+            stack=env.name,
+            preview=False,
+            organization=env.settings.organization,
+            monitor=PlanMonitor(mocks),
+        )
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
         root_stack = get_root_resource()
         values: dict[str, Any] = {}
@@ -251,7 +268,10 @@ def plan_layer(layer: str, env: Environment, upstream: dict[str, LayerPlan], roo
 def _check_exports(layer: str, values: dict[str, Any]) -> None:
     missing = [o.name for o in contract.EXPORTS[layer] if not o.optional and o.name not in values]
     if missing:
-        raise UserError(f"layer '{layer}' did not export {', '.join(missing)}. Fix: export them or mark them optional in the contract")
+        raise UserError(
+            f"layer '{layer}' did not export {', '.join(missing)}. "
+            "Fix: export them or mark them optional in the contract"
+        )
 
 
 def guardrail_view(plan: LayerPlan, env: Environment) -> list[guardrails.Resource]:
@@ -267,17 +287,32 @@ def guardrail_view(plan: LayerPlan, env: Environment) -> list[guardrails.Resourc
     for r in plan.resources:
         # A provider reference is "<urn>::<id>".
         default_tags = providers.get(r.provider.rsplit("::", 1)[-1], {}) if r.provider else {}
-        view.append(guardrails.Resource(
-            r.type, r.name, r.inputs, default_tags, env.production, env.suffix,
-            id=r.id, protect=r.protect, retain_on_delete=r.retain_on_delete))
+        view.append(
+            guardrails.Resource(
+                r.type,
+                r.name,
+                r.inputs,
+                default_tags,
+                env.production,
+                env.suffix,
+                id=r.id,
+                protect=r.protect,
+                retain_on_delete=r.retain_on_delete,
+            )
+        )
     return view
 
 
 ProgressFn = Callable[[str, str], None]
 
 
-def plan_environment(env_name: str, layers: list[str] | None = None, progress: ProgressFn | None = None,
-                     root: Path = REPO_ROOT, overrides: Overrides | None = None) -> Plan:
+def plan_environment(
+    env_name: str,
+    layers: list[str] | None = None,
+    progress: ProgressFn | None = None,
+    root: Path = REPO_ROOT,
+    overrides: Overrides | None = None,
+) -> Plan:
     """Plan `layers` (default: all) of an environment, and the upstreams they read.
 
     `overrides` maps layer -> {key: value} laid over that layer's stack file.
@@ -289,8 +324,9 @@ def plan_environment(env_name: str, layers: list[str] | None = None, progress: P
     for layer in deploy_order(needed):
         if progress:
             progress(layer, "planning")
-        planned[layer] = plan_layer(layer, env, {up: planned[up] for up in LAYERS[layer]}, root,
-                                    (overrides or {}).get(layer))
+        planned[layer] = plan_layer(
+            layer, env, {up: planned[up] for up in LAYERS[layer]}, root, (overrides or {}).get(layer)
+        )
         if progress:
             progress(layer, "done")
     return Plan(env=env_name, layers=[planned[name] for name in deploy_order(needed) if name in wanted])

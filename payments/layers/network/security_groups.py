@@ -68,27 +68,46 @@ class SecurityGroups(pulumi.ComponentResource):
         # clients -> alb (80 exists only to redirect to 443)
         for port in (HTTPS, HTTP):
             if args.alb_ingress is AlbIngress.CLOUDFRONT:
-                self._rule("in", "alb", self.alb, f"cloudfront-{port}", port, "CloudFront origin-facing",
-                           prefix_list=args.cloudfront_prefix_list_id)
+                self._rule(
+                    "in",
+                    "alb",
+                    self.alb,
+                    f"cloudfront-{port}",
+                    port,
+                    "CloudFront origin-facing",
+                    prefix_list=args.cloudfront_prefix_list_id,
+                )
             else:
                 for i, cidr in enumerate(args.alb_client_cidrs):
-                    self._rule("in", "alb", self.alb, f"clients-{port}-{i}", port, "allowed client network", cidr=str(cidr))
+                    self._rule(
+                        "in", "alb", self.alb, f"clients-{port}-{i}", port, "allowed client network", cidr=str(cidr)
+                    )
         # alb -> app; alb -> on-prem app servers (legacy pool)
         self._rule("out", "alb", self.alb, "to-app", args.app_port, "forward to application", peer=self.app.id)
         self._rule("in", "app", self.app, "from-alb", args.app_port, "from load balancer", peer=self.alb.id)
         for i, cidr in enumerate(args.on_prem_cidrs):
-            self._rule("out", "alb", self.alb, f"to-legacy-{i}", args.on_prem_app_port, "legacy pool over VPN", cidr=str(cidr))
+            self._rule(
+                "out", "alb", self.alb, f"to-legacy-{i}", args.on_prem_app_port, "legacy pool over VPN", cidr=str(cidr)
+            )
         # app -> db; app -> AWS APIs; app -> payment processors (HTTPS via NAT)
         self._rule("out", "app", self.app, "to-db", MYSQL, "database", peer=self.db.id)
         self._rule("in", "db", self.db, "from-app", MYSQL, "from application", peer=self.app.id)
-        self._rule("out", "app", self.app, "to-endpoints", HTTPS, "AWS APIs via interface endpoints", peer=self.endpoint.id)
-        self._rule("out", "app", self.app, "to-s3", HTTPS, "S3 via gateway endpoint", prefix_list=args.s3_prefix_list_id)
-        self._rule("out", "app", self.app, "to-internet-https", HTTPS, "payment processor APIs via NAT", cidr="0.0.0.0/0")
+        self._rule(
+            "out", "app", self.app, "to-endpoints", HTTPS, "AWS APIs via interface endpoints", peer=self.endpoint.id
+        )
+        self._rule(
+            "out", "app", self.app, "to-s3", HTTPS, "S3 via gateway endpoint", prefix_list=args.s3_prefix_list_id
+        )
+        self._rule(
+            "out", "app", self.app, "to-internet-https", HTTPS, "payment processor APIs via NAT", cidr="0.0.0.0/0"
+        )
         # dms -> db; dms -> on-prem MySQL (source)
         self._rule("out", "dms", self.dms, "to-db", MYSQL, "DMS target", peer=self.db.id)
         self._rule("in", "db", self.db, "from-dms", MYSQL, "from DMS", peer=self.dms.id)
         for i, cidr in enumerate(args.on_prem_cidrs):
-            self._rule("out", "dms", self.dms, f"to-onprem-db-{i}", args.on_prem_db_port, "DMS source over VPN", cidr=str(cidr))
+            self._rule(
+                "out", "dms", self.dms, f"to-onprem-db-{i}", args.on_prem_db_port, "DMS source over VPN", cidr=str(cidr)
+            )
         self._rule("out", "dms", self.dms, "to-endpoints", HTTPS, "Secrets Manager via endpoint", peer=self.endpoint.id)
         # VPC -> endpoints
         self._rule("in", "endpoint", self.endpoint, "from-vpc", HTTPS, "HTTPS from the VPC", cidr=str(args.vpc_cidr))

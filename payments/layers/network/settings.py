@@ -29,7 +29,20 @@ class AlbIngress(enum.Enum):
 
 
 #: Interface endpoints private tasks need without internet access.
-KNOWN_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "ssmmessages", "ec2messages", "kms", "sts", "monitoring", "states", "sns")
+KNOWN_ENDPOINTS = (
+    "ecr.api",
+    "ecr.dkr",
+    "logs",
+    "secretsmanager",
+    "ssm",
+    "ssmmessages",
+    "ec2messages",
+    "kms",
+    "sts",
+    "monitoring",
+    "states",
+    "sns",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,12 +52,16 @@ class NetworkSettings:
     nat_strategy: NatStrategy = setting(NatStrategy.ONE_PER_AZ, doc="single (dev) or one_per_az (prod)")
     app_port: int = setting(8080, minimum=1, maximum=65535, doc="port the application listens on", promotable=True)
     alb_ingress: AlbIngress = setting(AlbIngress.CIDRS, doc="cidrs (allow-list) or cloudfront (prefix list)")
-    alb_client_cidrs: tuple[ipaddress.IPv4Network, ...] = setting((), doc="client networks allowed to the ALB (alb_ingress=cidrs)")
+    alb_client_cidrs: tuple[ipaddress.IPv4Network, ...] = setting(
+        (), doc="client networks allowed to the ALB (alb_ingress=cidrs)"
+    )
     interface_endpoints: tuple[str, ...] = setting(
         ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "kms", "sts"),
         doc="interface VPC endpoints (the S3 gateway endpoint is always created)",
     )
-    flow_log_retention_days: int = setting(MIN_RETENTION_DAYS, doc="VPC flow log retention (>= 365, a CloudWatch value)")
+    flow_log_retention_days: int = setting(
+        MIN_RETENTION_DAYS, doc="VPC flow log retention (>= 365, a CloudWatch value)"
+    )
     vpn_enabled: bool = setting(False, doc="create a site-to-site VPN to the on-prem data centre")
     customer_gateway_ip: ipaddress.IPv4Address | None = setting(None, doc="public IP of the on-prem VPN device")
     customer_gateway_asn: int = setting(65000, minimum=1, maximum=4294967294, doc="BGP ASN of the on-prem device")
@@ -61,17 +78,44 @@ class NetworkSettings:
             )
         if self.alb_ingress is AlbIngress.CIDRS:
             if not self.alb_client_cidrs:
-                raise ConfigError(f"{where}:albClientCidrs", "empty while albIngress is 'cidrs'", "list client networks, or set albIngress: cloudfront")
+                raise ConfigError(
+                    f"{where}:albClientCidrs",
+                    "empty while albIngress is 'cidrs'",
+                    "list client networks, or set albIngress: cloudfront",
+                )
             if any(c.prefixlen == 0 for c in self.alb_client_cidrs):
-                raise ConfigError(f"{where}:albClientCidrs", "0.0.0.0/0 is not allowed (PCI DSS 1.3.1)", "list the client networks, or set albIngress: cloudfront")
+                raise ConfigError(
+                    f"{where}:albClientCidrs",
+                    "0.0.0.0/0 is not allowed (PCI DSS 1.3.1)",
+                    "list the client networks, or set albIngress: cloudfront",
+                )
         unknown = sorted(set(self.interface_endpoints) - set(KNOWN_ENDPOINTS))
         if unknown:
-            raise ConfigError(f"{where}:interfaceEndpoints", f"unknown service(s) {', '.join(unknown)}", f"use some of: {', '.join(KNOWN_ENDPOINTS)}")
-        if self.flow_log_retention_days not in ALLOWED_RETENTION_DAYS or self.flow_log_retention_days < MIN_RETENTION_DAYS:
+            raise ConfigError(
+                f"{where}:interfaceEndpoints",
+                f"unknown service(s) {', '.join(unknown)}",
+                f"use some of: {', '.join(KNOWN_ENDPOINTS)}",
+            )
+        if (
+            self.flow_log_retention_days not in ALLOWED_RETENTION_DAYS
+            or self.flow_log_retention_days < MIN_RETENTION_DAYS
+        ):
             allowed = ", ".join(str(d) for d in ALLOWED_RETENTION_DAYS if d >= MIN_RETENTION_DAYS)
-            raise ConfigError(f"{where}:flowLogRetentionDays", f"{self.flow_log_retention_days} is not allowed (PCI DSS 10.5.1)", f"use one of {allowed}")
+            raise ConfigError(
+                f"{where}:flowLogRetentionDays",
+                f"{self.flow_log_retention_days} is not allowed (PCI DSS 10.5.1)",
+                f"use one of {allowed}",
+            )
         for cidr in self.on_prem_cidrs:
             if overlapping(cidr, self.vpc_cidr):
-                raise ConfigError(f"{where}:onPremCidrs", f"{cidr} overlaps the VPC range {self.vpc_cidr}", "choose a VPC range that does not collide with on-prem networks")
+                raise ConfigError(
+                    f"{where}:onPremCidrs",
+                    f"{cidr} overlaps the VPC range {self.vpc_cidr}",
+                    "choose a VPC range that does not collide with on-prem networks",
+                )
         if self.vpn_enabled and (self.customer_gateway_ip is None or not self.on_prem_cidrs):
-            raise ConfigError(f"{where}:customerGatewayIp", "vpnEnabled needs customerGatewayIp and onPremCidrs", "set both, or set vpnEnabled: false")
+            raise ConfigError(
+                f"{where}:customerGatewayIp",
+                "vpnEnabled needs customerGatewayIp and onPremCidrs",
+                "set both, or set vpnEnabled: false",
+            )

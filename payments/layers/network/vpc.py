@@ -103,7 +103,9 @@ class Vpc(pulumi.ComponentResource):
         self.app_route_tables = []
         self.data_route_tables = []
         for i, az in enumerate(args.azs):
-            app_rt = aws.ec2.RouteTable(f"{name}-app-rt-{i}", vpc_id=self.vpc.id, tags={"Name": n(f"rt-app-{az}")}, opts=child)
+            app_rt = aws.ec2.RouteTable(
+                f"{name}-app-rt-{i}", vpc_id=self.vpc.id, tags={"Name": n(f"rt-app-{az}")}, opts=child
+            )
             # With a single NAT every AZ leaves through the first one (dev only).
             nat = self.nat_gateways[i if nat_count > 1 else 0]
             aws.ec2.Route(
@@ -116,7 +118,9 @@ class Vpc(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(
                 f"{name}-app-{i}", subnet_id=self.subnets["app"][i].id, route_table_id=app_rt.id, opts=child
             )
-            data_rt = aws.ec2.RouteTable(f"{name}-data-rt-{i}", vpc_id=self.vpc.id, tags={"Name": n(f"rt-data-{az}")}, opts=child)
+            data_rt = aws.ec2.RouteTable(
+                f"{name}-data-rt-{i}", vpc_id=self.vpc.id, tags={"Name": n(f"rt-data-{az}")}, opts=child
+            )
             aws.ec2.RouteTableAssociation(
                 f"{name}-data-{i}", subnet_id=self.subnets["data"][i].id, route_table_id=data_rt.id, opts=child
             )
