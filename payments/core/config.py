@@ -73,7 +73,7 @@ def describe(cls: type) -> list[KeyInfo]:
     out = []
     for f in dataclasses.fields(cls):
         required = f.default is _MISSING and f.default_factory is _MISSING
-        default = None if required else (f.default if f.default is not _MISSING else f.default_factory())
+        default = None if required else (f.default if f.default is not _MISSING else f.default_factory())  # type: ignore[operator]
         if isinstance(default, enum.Enum):
             default = default.value
         out.append(
@@ -101,7 +101,7 @@ def load(cls: type[T], values: Mapping[str, Any], *, where: str) -> T:
     not silently fall back to a default.
     """
     hints = typing.get_type_hints(cls)
-    known = {camel(f.name): f for f in dataclasses.fields(cls)}
+    known = {camel(f.name): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     for key in values:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)

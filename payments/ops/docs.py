@@ -35,7 +35,11 @@ def render(text: str, names: tuple[str, ...], file: str) -> str:
                 f"{file} has no '{name}' block. Fix: add <!-- BEGIN GENERATED: {name} --> and its END marker"
             )
         body = BLOCKS[name]()
-        text = pattern.sub(lambda m, body=body: f"{m.group(1)}{body}\n{m.group(3)}", text)
+
+        def replace(m: re.Match[str], body: str = body) -> str:
+            return f"{m.group(1)}{body}\n{m.group(3)}"
+
+        text = pattern.sub(replace, text)
     return text
 
 

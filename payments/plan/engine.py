@@ -162,8 +162,8 @@ class PlanMocks(sdk_mocks.Mocks):
         )
         return rid, state
 
-    def call(self, args: sdk_mocks.MockCallArgs) -> dict[str, Any]:
-        return fabricate.call(args.token, unwrap(dict(args.args)), self.env.region)
+    def call(self, args: sdk_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return fabricate.call(args.token, unwrap(dict(args.args)), self.env.region), []
 
 
 class PlanMonitor(sdk_mocks.MockMonitor):
@@ -235,7 +235,10 @@ def plan_layer(
             organization=env.settings.organization,
             monitor=PlanMonitor(mocks),
         )
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        def program_body() -> None:
+            runpy.run_path(str(program), run_name="__main__")
+
+        _sync_await(run_pulumi_func(program_body))
         root_stack = get_root_resource()
         values: dict[str, Any] = {}
         secrets: dict[str, bool] = {}
