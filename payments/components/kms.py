@@ -58,14 +58,20 @@ class Key(pulumi.ComponentResource):
 
 
 def logs_service_statement(account_id: str, region: str) -> dict[str, Any]:
-    """Lets CloudWatch Logs use the key, only for this account's log groups."""
+    """Lets CloudWatch Logs use the key, only for this account's log groups.
+
+    The encryption-context condition binds every use of the key to a log group
+    of this account. `kms:Describe*` is left out: DescribeKey carries no
+    encryption context, so under this condition it could never match anyway.
+    The context key is typed String in IAM's model, hence StringLike.
+    """
     return {
         "Sid": "CloudWatchLogs",
         "Effect": "Allow",
         "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
         "Resource": "*",
         "Condition": {
-            "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*"}
+            "StringLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*"}
         },
     }
