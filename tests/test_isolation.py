@@ -7,23 +7,21 @@ import re
 
 import pytest
 
-from payments.guardrails.rules_common import NAME_KEYS
+from payments.guardrails.rules_common import physical_names
 from tests.support import plan
 
 ENVS = ("dev", "prod")
 
 
-def physical_names(env: str) -> dict[tuple[str, str], str]:
+def names_in(env: str) -> dict[tuple[str, str], str]:
     """(type, physical name) -> logical name, for every AWS resource that carries one."""
     out = {}
     for lp in plan(env).layers:
         for r in lp.resources:
             if not r.type.startswith("aws:"):
                 continue
-            for key in NAME_KEYS:
-                value = r.inputs.get(key)
-                if isinstance(value, str):
-                    out[(r.type, value)] = f"{lp.name}/{r.name}"
+            for _key, value in physical_names(r.type, r.inputs):
+                out[(r.type, value)] = f"{lp.name}/{r.name}"
     return out
 
 
@@ -38,7 +36,7 @@ def arns(value: object) -> set[str]:
 
 
 def test_no_physical_name_is_shared() -> None:
-    dev, prod = physical_names("dev"), physical_names("prod")
+    dev, prod = names_in("dev"), names_in("prod")
     assert len(dev) > 50 and len(prod) > 50
     shared = set(dev) & set(prod)
     assert not shared, sorted(shared)[:10]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from payments.guardrails.engine import Resource, Severity, rule
 
@@ -65,10 +66,19 @@ def required_tags(r: Resource) -> Iterator[str]:
 def name_has_suffix(r: Resource) -> Iterator[str]:
     if not r.suffix:
         return
-    for key in NAME_KEYS:
-        value = r.inputs.get(key)
-        if isinstance(value, str) and r.suffix not in value:
+    for key, value in physical_names(r.type, r.inputs):
+        if r.suffix not in value:
             yield f"{key} '{value}' does not contain the environment suffix '{r.suffix}'"
+
+
+def physical_names(resource_type: str, inputs: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(input key, value) of every physical name a resource carries."""
+    for key in NAME_KEYS:
+        if key == "family" and resource_type.startswith("aws:rds/"):
+            continue  # an RDS parameter group's family is the engine family (aurora-mysql8.0), not a name
+        value = inputs.get(key)
+        if isinstance(value, str):
+            yield key, value
 
 
 @rule(

@@ -157,7 +157,15 @@ class PlanMocks(sdk_mocks.Mocks):
         urn = f"urn:pulumi:{self.env.name}::{args.name}::{args.typ}"
         self.recorded.append(
             PlannedResource(
-                args.typ, args.name, urn, rid, sanitize(inputs), args.provider or None, bool(args.custom), *self.options
+                args.typ,
+                args.name,
+                urn,
+                rid,
+                sanitize(inputs),
+                args.provider or None,
+                # reads (StackReference, `get`) arrive with an id and are custom resources too
+                bool(args.custom or args.resource_id),
+                *self.options,
             )
         )
         return rid, state
@@ -235,6 +243,7 @@ def plan_layer(
             organization=env.settings.organization,
             monitor=PlanMonitor(mocks),
         )
+
         def program_body() -> None:
             runpy.run_path(str(program), run_name="__main__")
 

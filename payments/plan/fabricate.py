@@ -125,6 +125,7 @@ def _tg(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, A
 
 @extra("aws:lb/listener:Listener")
 def _listener(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    name = name.replace("/", "-")  # the seed carries the stack; ARN path segments cannot
     return {"arn": arn("elasticloadbalancing", f"listener/app/{name}/{digest(name, length=16)}/{digest(name, 'l', length=16)}", region)}
 
 
@@ -199,13 +200,198 @@ CALLS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {}
 # --- data layer ---------------------------------------------------------------
 
 
+def _rds_secret(name: str, inputs: dict[str, Any], region: str, kind: str) -> list[dict[str, Any]]:
+    """The AWS-managed master secret RDS creates with manageMasterUserPassword (never a value)."""
+    if not inputs.get("manageMasterUserPassword"):
+        return []
+    secret = f"secret:rds!{kind}-{_uuid(name)}-{digest(name, 'secret', length=6)}"
+    return [
+        {
+            "secretArn": arn("secretsmanager", secret, region),
+            "kmsKeyId": inputs.get("masterUserSecretKmsKeyId"),
+            "secretStatus": "active",
+        }
+    ]
+
+
+@extra("aws:rds/cluster:Cluster")
+def _rds_cluster(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    host = f"{rid}.cluster-{digest(name, length=12)}.{region}.rds.amazonaws.com"
+    return {
+        "arn": arn("rds", f"cluster:{rid}", region),
+        "clusterResourceId": f"cluster-{digest(name, 'res', length=26).upper()}",
+        "endpoint": host,
+        "readerEndpoint": host.replace(".cluster-", ".cluster-ro-"),
+        "port": inputs.get("port", 3306),
+        "engineVersionActual": inputs.get("engineVersion"),
+        "masterUserSecrets": _rds_secret(name, inputs, region, "cluster"),
+    }
+
+
+@extra("aws:rds/clusterInstance:ClusterInstance")
+def _rds_cluster_instance(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {
+        "arn": arn("rds", f"db:{rid}", region),
+        "endpoint": f"{rid}.{digest(name, length=12)}.{region}.rds.amazonaws.com",
+        "port": 3306,
+        "writer": inputs.get("promotionTier") == 0,
+    }
+
+
+@extra("aws:rds/instance:Instance")
+def _rds_instance(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    address = f"{rid}.{digest(name, length=12)}.{region}.rds.amazonaws.com"
+    port = inputs.get("port", 3306)
+    return {
+        "arn": arn("rds", f"db:{rid}", region),
+        "address": address,
+        "endpoint": f"{address}:{port}",
+        "port": port,
+        "resourceId": f"db-{digest(name, 'res', length=26).upper()}",
+        "masterUserSecrets": _rds_secret(name, inputs, region, "db"),
+    }
+
+
+def _rds_named(kind: str) -> Extra:
+    def fabricate(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+        return {"arn": arn("rds", f"{kind}:{inputs.get('name', rid)}", region)}
+
+    return fabricate
+
+
+for _data_token, _data_kind in (
+    ("aws:rds/subnetGroup:SubnetGroup", "subgrp"),
+    ("aws:rds/parameterGroup:ParameterGroup", "pg"),
+    ("aws:rds/clusterParameterGroup:ClusterParameterGroup", "cluster-pg"),
+    ("aws:rds/optionGroup:OptionGroup", "og"),
+):
+    EXTRA[_data_token] = _rds_named(_data_kind)
+
+
+@extra("aws:backup/vault:Vault")
+def _backup_vault(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"arn": arn("backup", f"backup-vault:{inputs.get('name', rid)}", region), "recoveryPoints": 0}
+
+
+@extra("aws:backup/plan:Plan")
+def _backup_plan(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"arn": arn("backup", f"backup-plan:{_uuid(name)}", region), "version": digest(name, "v", length=32)}
+
+
 # --- edge layer ---------------------------------------------------------------
+
+
+@extra("aws:acm/certificate:Certificate")
+def _acm_certificate(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    # One DNS validation option per name, as ACM reports them (a wildcard shares its apex's record).
+    names = [inputs.get("domainName", rid), *(inputs.get("subjectAlternativeNames") or [])]
+    options = []
+    for domain in names:
+        apex = domain.removeprefix("*.")
+        options.append(
+            {
+                "domainName": domain,
+                "resourceRecordName": f"_{digest(name, apex, length=32)}.{apex}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{digest(name, domain, 'v', length=32)}.acm-validations.aws.",
+            }
+        )
+    return {
+        "arn": arn("acm", f"certificate/{_uuid(name)}", region),
+        "domainValidationOptions": options,
+        "status": "ISSUED",
+    }
+
+
+@extra("aws:acm/certificateValidation:CertificateValidation")
+def _acm_validation(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"certificateArn": inputs.get("certificateArn")}
+
+
+@extra("aws:route53/record:Record")
+def _route53_record(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"fqdn": str(inputs.get("name", rid)).rstrip(".")}
+
+
+@extra("aws:wafv2/webAcl:WebAcl")
+def _web_acl(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    acl = inputs.get("name", rid)
+    return {"arn": arn("wafv2", f"regional/webacl/{acl}/{_uuid(name)}", region), "capacity": 1000}
 
 
 # --- app layer ----------------------------------------------------------------
 
 
+@extra("aws:ecs/cluster:Cluster")
+def _ecs_cluster(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"arn": arn("ecs", f"cluster/{inputs.get('name', rid)}", region)}
+
+
+@extra("aws:ecs/taskDefinition:TaskDefinition")
+def _ecs_task_definition(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    family = inputs.get("family", rid)
+    return {
+        "arn": arn("ecs", f"task-definition/{family}:1", region),
+        "arnWithoutRevision": arn("ecs", f"task-definition/{family}", region),
+        "revision": 1,
+    }
+
+
+@extra("aws:ecs/service:Service")
+def _ecs_service(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    cluster = str(inputs.get("cluster", "default")).rsplit("/", 1)[-1]
+    return {"arn": arn("ecs", f"service/{cluster}/{inputs.get('name', rid)}", region)}
+
+
+@extra("aws:ec2/launchTemplate:LaunchTemplate")
+def _launch_template(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"arn": arn("ec2", f"launch-template/{rid}", region), "latestVersion": 1, "defaultVersion": 1}
+
+
+@extra("aws:autoscaling/group:Group")
+def _asg(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    group = inputs.get("name", rid)
+    return {"arn": arn("autoscaling", f"autoScalingGroup:{_uuid(name)}:autoScalingGroupName/{group}", region)}
+
+
 # --- observability layer ------------------------------------------------------
 
 
+@extra("aws:cloudwatch/dashboard:Dashboard")
+def _dashboard(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    # Dashboards are global: their ARN has no region.
+    board = inputs.get("dashboardName", rid)
+    return {"dashboardArn": arn("cloudwatch", f"dashboard/{board}", "", global_service=True)}
+
+
+@extra("aws:sns/topicSubscription:TopicSubscription")
+def _subscription(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    # A subscription's ARN is its topic's ARN plus an id; e-mail ones stay pending until confirmed.
+    return {"arn": f"{inputs.get('topic', arn('sns', 'topic', region))}:{_uuid(name)}",
+            "pendingConfirmation": inputs.get("protocol") == "email"}
+
+
 # --- migration layer ----------------------------------------------------------
+
+
+@extra("aws:dms/replicationTask:ReplicationTask")
+def _dms_task(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    # A task ARN ends with its resource identifier (random unless set; the migration layer sets it).
+    ident = inputs.get("resourceIdentifier") or digest(name, length=26).upper()
+    return {"replicationTaskArn": arn("dms", f"task:{ident}", region)}
+
+
+@extra("aws:dms/replicationInstance:ReplicationInstance")
+def _dms_instance(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"replicationInstanceArn": arn("dms", f"rep:{digest(name, length=26).upper()}", region),
+            "replicationInstancePrivateIps": ["10.20.200.10"]}
+
+
+@extra("aws:dms/endpoint:Endpoint")
+def _dms_endpoint(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"endpointArn": arn("dms", f"endpoint:{digest(name, length=26).upper()}", region)}
+
+
+@extra("aws:dms/replicationSubnetGroup:ReplicationSubnetGroup")
+def _dms_subnet_group(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    return {"replicationSubnetGroupArn": arn("dms", f"subgrp:{inputs.get('replicationSubnetGroupId', rid)}", region)}

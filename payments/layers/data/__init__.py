@@ -1,0 +1,1 @@
+"""Data layer (project payments-data): KMS key, Aurora MySQL / RDS MySQL, credentials, Parameter Store, S3, Backup."""
