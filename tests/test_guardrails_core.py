@@ -137,6 +137,22 @@ def test_rule_fires_on_the_breaking_resource_only(rule_id: str, bad, good) -> No
     assert findings(good, rule_id) == [], f"{rule_id} fired on a compliant resource"
 
 
+def test_list_form_tags_count() -> None:
+    load_rules()
+    asg = res("aws:autoscaling/group:Group", {"tags": [{"key": k, "value": v, "propagateAtLaunch": True}
+                                                     for k, v in TAGS.items()]}, default_tags={})
+    assert findings(asg, "required-tags") == []
+    asg_missing = res("aws:autoscaling/group:Group", {"tags": [{"key": "Environment", "value": "dev"}]},
+                      default_tags={})
+    assert findings(asg_missing, "required-tags")
+
+
+def test_dns_record_names_are_not_resource_names() -> None:
+    load_rules()
+    record = res("aws:route53/record:Record", {"name": "pay.example.com", "type": "CNAME"})
+    assert findings(record, "name-has-suffix") == []
+
+
 def test_untaggable_types_are_not_asked_for_tags() -> None:
     load_rules()
     route = res("aws:ec2/route:Route", {"destinationCidrBlock": "0.0.0.0/0"}, default_tags={})

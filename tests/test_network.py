@@ -229,3 +229,11 @@ def test_bad_network_config_is_one_clear_line(overrides: dict, message: str) -> 
     with pytest.raises(ConfigError) as info:
         plan_environment("dev", ["network"], overrides={"network": overrides})
     assert str(info.value).startswith(message), str(info.value)
+
+
+def test_a_failed_plan_leaves_nothing_behind(capfd: pytest.CaptureFixture[str]) -> None:
+    """An error raised inside an apply is one line, and the next plan in the process still works."""
+    with pytest.raises(ConfigError, match="payments-edge:legacyTargets"):
+        plan_environment("dev", ["edge"], overrides={"edge": {"legacyTargets": ["10.99.0.5"]}})
+    assert plan_environment("dev", ["edge"]).layer("edge").resources
+    assert "Traceback" not in capfd.readouterr().err

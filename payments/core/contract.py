@@ -83,6 +83,7 @@ EXPORTS: dict[str, tuple[Output, ...]] = {
         _o("targetGroupArns", M, "target group ARNs by pool: legacy, blue, green"),
         _o("targetGroupArnSuffixes", M, "target group ARN suffixes by pool (CloudWatch dimension)"),
         _o("initialWeights", M, "listener weights at creation by pool"),
+        _o("appTargetType", S, "target type of the blue/green groups: ip (Fargate) or instance (EC2); app checks it"),
         _o("webAclArn", S, "WAFv2 web ACL ARN"),
         _o("accessLogBucketName", S, "ALB access log bucket"),
     ),
@@ -102,6 +103,7 @@ EXPORTS: dict[str, tuple[Output, ...]] = {
     ),
     "observability": (
         _o("alarmTopicArn", S, "SNS topic every alarm notifies"),
+        _o("alarmTopicKeyArn", S, "KMS key encrypting the alarm topic (publishers need kms:GenerateDataKey* on it)"),
         _o("alarmNames", M, "alarm names by purpose"),
         _o("alarmArns", M, "alarm ARNs by purpose"),
         _o("gateAlarmName", S, "composite cutover-gate alarm name"),

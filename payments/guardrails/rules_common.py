@@ -52,10 +52,17 @@ def taggable(token: str) -> bool:
 def required_tags(r: Resource) -> Iterator[str]:
     if not taggable(r.type):
         return
-    tags = {**r.default_tags, **(r.inputs.get("tagsAll") or {}), **(r.inputs.get("tags") or {})}
+    tags = {**r.default_tags, **_as_map(r.inputs.get("tagsAll")), **_as_map(r.inputs.get("tags"))}
     missing = [t for t in REQUIRED_TAGS if not tags.get(t)]
     if missing:
         yield f"missing tag(s) {', '.join(missing)} (set them through the layer's provider default tags)"
+
+
+def _as_map(tags: Any) -> dict[str, Any]:
+    """Tags as a map; some resources (Auto Scaling groups) take a list of {key, value} blocks."""
+    if isinstance(tags, list):
+        return {t.get("key"): t.get("value") for t in tags if isinstance(t, dict)}
+    return dict(tags or {})
 
 
 @rule(
@@ -73,6 +80,8 @@ def name_has_suffix(r: Resource) -> Iterator[str]:
 
 def physical_names(resource_type: str, inputs: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """(input key, value) of every physical name a resource carries."""
+    if resource_type.startswith("aws:route53/"):
+        return  # DNS names belong to the business's domain, not to an environment's resources
     for key in NAME_KEYS:
         if key == "family" and resource_type.startswith("aws:rds/"):
             continue  # an RDS parameter group's family is the engine family (aurora-mysql8.0), not a name

@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as sdk_mocks
 from pulumi.runtime import rpc
-from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.settings import SETTINGS, get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -184,12 +184,21 @@ class PlanMonitor(sdk_mocks.MockMonitor):
         return super().RegisterResource(request)
 
 
+def _quiet_user_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A UserError raised inside an apply also sits in sibling futures nobody awaits;
+    it reaches the user once, as one line, not as "never retrieved" tracebacks."""
+    if isinstance(context.get("exception"), UserError):
+        return
+    loop.default_exception_handler(context)
+
+
 def _in_thread(fn: Callable[[], Any]) -> Any:
     """Run `fn` in a new thread: the SDK keeps its state in context variables."""
     box: dict[str, Any] = {}
 
     def target() -> None:
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_quiet_user_errors)
         asyncio.set_event_loop(loop)
         try:
             box["result"] = fn()
@@ -243,6 +252,10 @@ def plan_layer(
             organization=env.settings.organization,
             monitor=PlanMonitor(mocks),
         )
+        # As the SDK's own test helper does: drop RPCs and outputs a previous run
+        # (e.g. one that failed inside an apply) left behind on a now-closed loop.
+        SETTINGS.rpc_manager.clear()
+        SETTINGS.outputs.clear()
 
         def program_body() -> None:
             runpy.run_path(str(program), run_name="__main__")

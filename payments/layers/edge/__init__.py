@@ -1,0 +1,1 @@
+"""Edge layer (project payments-edge): TLS load balancer, legacy/blue/green target groups, WAF, access logs."""

@@ -1,0 +1,155 @@
+"""App guardrails: each rule fires on a resource that breaks it and stays quiet on a good one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from payments.guardrails.engine import RULES, Resource, evaluate, load_rules
+from tests.support import plan
+
+load_rules()
+
+TAGS = {"Environment": "dev", "CostCenter": "payments-platform", "MigrationPhase": "parallel-run"}
+SERVICE = "aws:ecs/service:Service"
+TASK = "aws:ecs/taskDefinition:TaskDefinition"
+LT = "aws:ec2/launchTemplate:LaunchTemplate"
+POLICY = "aws:iam/rolePolicy:RolePolicy"
+EC2 = {"edge": {"computeMode": "ec2"}, "app": {"computeMode": "ec2"}}
+
+
+def res(type_: str, inputs: dict, production: bool = False) -> Resource:
+    return Resource(type_, "r", inputs, TAGS, production, "dev")
+
+
+def messages(resource: Resource, rule_id: str) -> list[str]:
+    return [f.message for f in evaluate([resource], [RULES[rule_id]])]
+
+
+def policy(*statements: dict) -> dict:
+    return {"policy": json.dumps({"Version": "2012-10-17", "Statement": list(statements)})}
+
+
+def container(**changes) -> dict:
+    base = {
+        "name": "app",
+        "image": "x/app:1",
+        "readonlyRootFilesystem": True,
+        "privileged": False,
+        "user": "1000:1000",
+        "logConfiguration": {"logDriver": "awslogs"},
+        "environment": [{"name": "APP_ENV", "value": "dev"}],
+    }
+    return {"containerDefinitions": json.dumps([{**base, **changes}])}
+
+
+SERVICE_OK = {
+    "networkConfiguration": {"assignPublicIp": False},
+    "desiredCount": 2,
+    "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+    "deploymentMinimumHealthyPercent": 100,
+}
+TAGS_SPEC = [{"resourceType": k, "tags": TAGS} for k in ("instance", "volume")]
+LT_OK = {
+    "metadataOptions": {"httpTokens": "required"},
+    "networkInterfaces": [{"associatePublicIpAddress": "false"}],
+    "blockDeviceMappings": [{"ebs": {"encrypted": "true", "kmsKeyId": "arn:aws:kms:us-east-1:1:key/k"}}],
+    "tagSpecifications": TAGS_SPEC,
+}
+ARN = "arn:aws:s3:::bucket/*"
+
+CASES = [
+    (
+        "iam-no-wildcard-resource",
+        res(POLICY, policy({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"})),
+        res(POLICY, policy({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ARN})),
+    ),
+    (
+        "iam-no-wildcard-resource",
+        res(POLICY, policy({"Effect": "Allow", "Action": "s3:*", "Resource": ARN})),
+        res(POLICY, policy({"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"})),
+    ),
+    (
+        "iam-no-wildcard-resource",
+        res(POLICY, policy({"Effect": "Allow", "Action": "*", "Resource": ["*"]})),
+        res(POLICY, policy({"Effect": "Deny", "Action": "*", "Resource": "*"})),
+    ),
+    (
+        "iam-no-wildcard-resource",
+        res(POLICY, policy({"Effect": "Allow", "NotAction": "iam:*", "Resource": ARN})),
+        res(POLICY, policy({"Effect": "Allow", "Action": ["ssmmessages:OpenDataChannel"], "Resource": "*"})),
+    ),
+    (
+        "no-public-ip-on-compute",
+        res(SERVICE, {**SERVICE_OK, "networkConfiguration": {"assignPublicIp": True}}),
+        res(SERVICE, SERVICE_OK),
+    ),
+    (
+        "no-public-ip-on-compute",
+        res(LT, {**LT_OK, "networkInterfaces": [{"associatePublicIpAddress": "true"}]}),
+        res(LT, LT_OK),
+    ),
+    ("imdsv2-required", res(LT, {**LT_OK, "metadataOptions": {"httpTokens": "optional"}}), res(LT, LT_OK)),
+    ("imdsv2-required", res(LT, {k: v for k, v in LT_OK.items() if k != "metadataOptions"}), res(LT, LT_OK)),
+    ("ebs-encrypted-cmk", res(LT, {**LT_OK, "blockDeviceMappings": [{"ebs": {"encrypted": "false"}}]}), res(LT, LT_OK)),
+    ("ebs-encrypted-cmk", res(LT, {**LT_OK, "blockDeviceMappings": [{"ebs": {"encrypted": "true"}}]}), res(LT, LT_OK)),
+    (
+        "ebs-encrypted-cmk",
+        res("aws:ebs/volume:Volume", {"encrypted": False}),
+        res("aws:ebs/volume:Volume", {"encrypted": True, "kmsKeyId": "arn:aws:kms:us-east-1:1:key/k"}),
+    ),
+    ("launch-template-tags-instances", res(LT, {**LT_OK, "tagSpecifications": TAGS_SPEC[:1]}), res(LT, LT_OK)),
+    ("ecs-container-hardened", res(TASK, container(readonlyRootFilesystem=False)), res(TASK, container())),
+    ("ecs-container-hardened", res(TASK, container(privileged=True)), res(TASK, container())),
+    ("ecs-container-hardened", res(TASK, container(user="0:0")), res(TASK, container())),
+    ("ecs-container-hardened", res(TASK, container(logConfiguration=None)), res(TASK, container())),
+    (
+        "ecs-container-hardened",
+        res(TASK, container(environment=[{"name": "DB_PASSWORD", "value": "hunter2"}])),
+        res(TASK, container()),
+    ),
+    (
+        "ecs-service-resilient",
+        res(SERVICE, {**SERVICE_OK, "deploymentCircuitBreaker": {"enable": True}}),
+        res(SERVICE, SERVICE_OK),
+    ),
+    (
+        "ecs-service-resilient",
+        res(SERVICE, {**SERVICE_OK, "deploymentMinimumHealthyPercent": 50}),
+        res(SERVICE, SERVICE_OK),
+    ),
+    (
+        "ecs-service-resilient",
+        res(SERVICE, {**SERVICE_OK, "desiredCount": 1}, production=True),
+        res(SERVICE, {**SERVICE_OK, "desiredCount": 1}),
+    ),
+    (
+        "ecs-container-insights",
+        res("aws:ecs/cluster:Cluster", {"settings": []}),
+        res("aws:ecs/cluster:Cluster", {"settings": [{"name": "containerInsights", "value": "enabled"}]}),
+    ),
+    (
+        "asg-elb-health-checks",
+        res("aws:autoscaling/group:Group", {"targetGroupArns": ["arn:tg"], "healthCheckType": "EC2"}),
+        res("aws:autoscaling/group:Group", {"targetGroupArns": ["arn:tg"], "healthCheckType": "ELB"}),
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "bad", "good"), CASES, ids=[c[0] for c in CASES])
+def test_app_rule_fires_on_a_breaking_resource(rule_id: str, bad: Resource, good: Resource) -> None:
+    assert messages(bad, rule_id), f"{rule_id} stayed quiet on {bad.inputs}"
+    assert messages(good, rule_id) == []
+
+
+def test_every_app_rule_is_tested() -> None:
+    app_rules = {r.id for r in RULES.values() if r.check and r.check.__module__.endswith("rules_app")}
+    assert app_rules == {c[0] for c in CASES}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("overrides", [None, EC2], ids=["fargate", "ec2"])
+def test_the_real_app_plan_passes_every_app_rule(env: str, overrides: dict | None) -> None:
+    findings = plan(env, ["app"], overrides).layer("app").findings
+    assert [f for f in findings if f.rule in {c[0] for c in CASES}] == []
