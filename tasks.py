@@ -72,11 +72,154 @@ def test(c: Context, k: str | None = None, fast: bool = True) -> None:
 
 # --- real deploys (Pulumi CLI) ---------------------------------------------------
 
+_LAYERS_HELP = "comma-separated layers (default: all), e.g. network,data"
+_WORKERS_HELP = "how many layers may run at once (layers whose upstreams are done run side by side)"
+
+
+@task(help={
+    "env": "environment to deploy: a file in environments/ (dev, prod, ...)",
+    "layers": _LAYERS_HELP + "; their upstreams must already be deployed",
+    "force": "deploy even layers whose inputs are unchanged since their last successful deploy",
+    "workers": _WORKERS_HELP,
+    "skip_preview": "pass --skip-preview to `pulumi up` (faster; errors then surface during the update)",
+    "plan_check": "plan changed layers offline first (config validation, guardrails); --no-plan-check skips it",
+})
+@user_errors
+def deploy(c: Context, env: str = "dev", layers: str | None = None, force: bool = False, workers: int = 4,
+           skip_preview: bool = False, plan_check: bool = True) -> None:
+    """Deploy layers with `pulumi up` in graph order, in parallel where possible; unchanged layers are skipped."""
+    from payments.ops import commands
+
+    commands.deploy(env, ROOT, layers, force=force, workers=workers, skip_preview=skip_preview,
+                    plan_check=plan_check)
+
+
+@task(help={"env": "environment to preview", "layers": _LAYERS_HELP, "diff": "show a rich diff per resource",
+            "workers": _WORKERS_HELP})
+@user_errors
+def preview(c: Context, env: str = "dev", layers: str | None = None, diff: bool = False, workers: int = 4) -> None:
+    """Run `pulumi preview` per layer in graph order (creates missing stacks, changes no resources)."""
+    from payments.ops import commands
+
+    commands.preview(env, ROOT, layers, diff=diff, workers=workers)
+
+
+@task(help={
+    "env": "environment to destroy",
+    "layers": _LAYERS_HELP + "; layers still reading them must be included",
+    "confirm": "the environment's name, to confirm (required; e.g. --confirm dev)",
+    "workers": _WORKERS_HELP,
+})
+@user_errors
+def destroy(c: Context, env: str = "dev", layers: str | None = None, confirm: str | None = None,
+            workers: int = 4) -> None:
+    """Destroy layers with `pulumi destroy` in reverse graph order; needs --confirm <env>."""
+    from payments.ops import commands
+
+    commands.destroy(env, ROOT, layers, confirm=confirm, workers=workers)
+
+
+@task(help={"env": "environment whose stack outputs to show", "layers": _LAYERS_HELP})
+@user_errors
+def outputs(c: Context, env: str = "dev", layers: str | None = None) -> None:
+    """Show every layer's stack outputs as a table (secret outputs are never shown in plaintext)."""
+    from payments.ops import commands
+
+    commands.outputs(env, ROOT, layers)
+
+
+@task(help={"runs": "repetitions of each measurement (the best is reported)"})
+@user_errors
+def bench(c: Context, runs: int = 1) -> None:
+    """Benchmark the offline plan (dev, prod) and the deploy orchestration against the stand-in CLI."""
+    c.run(f"{sys.executable} {ROOT / 'benchmarks' / 'orchestration.py'} --runs {runs}", pty=False)
+
 
 # --- promotion and status ------------------------------------------------------
 
 
+@task(help={
+    "from_": "environment whose tested settings are copied (usually dev)",
+    "to": "environment receiving them (usually prod)",
+    "layers": _LAYERS_HELP,
+    "dry_run": "show the per-layer diff only; change nothing",
+})
+@user_errors
+def promote(c: Context, from_: str = "dev", to: str = "prod", layers: str | None = None,
+            dry_run: bool = False) -> None:
+    """Copy promotable settings from one environment's stack files to another's, recording provenance."""
+    from payments.ops import commands
+
+    commands.promote(from_, to, ROOT, layers, dry_run=dry_run)
+
+
+@task(help={"env": "environment to show (default: dev and prod)"})
+@user_errors
+def status(c: Context, env: str | None = None) -> None:
+    """Show each layer's last deploy (when, commit, outcome, changed/skipped), provenance and migration phase."""
+    from payments.ops import commands
+
+    for name in [env] if env else ["dev", "prod"]:
+        commands.status(name, ROOT)
+
+
 # --- cutover ---------------------------------------------------------------------
+
+
+@task(help={
+    "env": "environment whose deployed cutover state machine runs (dev, prod, ...)",
+    "steps": "traffic schedule in percent on the target pool, e.g. 10,50,100 (default: the stack config)",
+    "bake": "seconds to wait after each step before checking the gate alarm (default: the stack config)",
+    "from_": "pool traffic leaves: legacy, blue or green (give --to too; default: the stack config)",
+    "to": "pool traffic moves to: blue or green (give --from too)",
+    "yes": "start without asking for confirmation",
+})
+@user_errors
+def cutover(c: Context, env: str = "dev", steps: str | None = None, bake: str | None = None,
+            from_: str | None = None, to: str | None = None, yes: bool = False) -> None:
+    """Move traffic to the target pool with the deployed state machine, showing each state live."""
+    from payments.cutover import runner
+
+    payload = runner.cutover_input(steps, bake, from_, to)
+    deployed = runner.Deployed(env, runner.stack_outputs(env, ROOT))
+    if not yes and input(f"start a cutover of '{env}' ({payload or 'configured defaults'})? type the env name: ") != env:
+        raise Exit("cancelled", code=1)
+    if not runner.cutover(deployed, payload, console).succeeded:
+        raise Exit("error: the cutover did not complete; traffic is on the source pool (see the cause above)", code=1)
+
+
+@task(help={
+    "env": "environment to roll back",
+    "pool": "pool that takes 100% of traffic (default: the configured source pool, usually legacy)",
+    "force": "move traffic even if the pool has no healthy target",
+    "yes": "start without asking for confirmation",
+})
+@user_errors
+def rollback(c: Context, env: str = "dev", pool: str | None = None, force: bool = False, yes: bool = False) -> None:
+    """Force 100% of traffic back onto one pool, stopping any running cutover, and wait for it."""
+    from payments.cutover import runner
+
+    deployed = runner.Deployed(env, runner.stack_outputs(env, ROOT))
+    if not yes and input(f"roll '{env}' back to {pool or 'the source pool'}? type the env name: ") != env:
+        raise Exit("cancelled", code=1)
+    if not runner.rollback(deployed, pool, force, console).succeeded:
+        raise Exit("error: the rollback did not complete; act by hand (see the cause above)", code=1)
+
+
+@task(help={
+    "env": "environment whose offline plan provides the definition and the stand-ins",
+    "fail_at": "put the gate alarm into ALARM once this step (percent) is applied, e.g. 50",
+})
+@user_errors
+def rehearse(c: Context, env: str = "dev", fail_at: str | None = None) -> None:
+    """Run the planned cutover definition in the embedded AWS emulator: no account needed."""
+    from payments.cutover.rehearsal import parse_fail_at, rehearse as run_rehearsal
+
+    result = run_rehearsal(env, parse_fail_at(fail_at), console)
+    if fail_at is None and not result.succeeded:
+        raise Exit(f"error: the rehearsal did not complete ({result.error}); see the timeline above", code=1)
+    if fail_at is not None and result.error != "CutoverRolledBack":
+        raise Exit(f"error: the injected alarm at {fail_at}% did not roll back ({result.status}); see above", code=1)
 
 
 # --- docs ------------------------------------------------------------------------

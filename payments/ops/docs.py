@@ -14,13 +14,36 @@ from payments.core import contract, graph
 from payments.core.environment import REPO_ROOT
 from payments.core.errors import UserError
 
+
+def _rules_table() -> str:
+    """Every guardrail with its PCI DSS requirement, severity and the resource types it checks."""
+    from payments.guardrails.engine import load_rules
+
+    rows = ["| PCI DSS v4.0 | rule | severity | checks | applies to |", "|---|---|---|---|---|"]
+    for r in sorted(load_rules().values(), key=lambda r: (_req_key(r.pci), r.id)):
+        if r.stack_check is not None:
+            scope = "whole stack"
+        elif r.types is None:
+            scope = "every AWS resource"
+        else:
+            scope = ", ".join(f"`{t.split(':')[-1]}`" for t in sorted(r.types))
+        rows.append(f"| {r.pci} | `{r.id}` | {r.severity.value} | {r.description} | {scope} |")
+    return "\n".join(rows)
+
+
+def _req_key(pci: str) -> list[int]:
+    first = pci.split(",")[0].strip()
+    return [int(p) for p in re.findall(r"\d+", first)] or [99]
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "graph": lambda: f"```mermaid\n{graph.mermaid()}\n```",
     "exports": contract.markdown_table,
+    "rules": _rules_table,
 }
 
 #: file -> blocks it carries
-FILES: dict[str, tuple[str, ...]] = {"README.md": ("graph", "exports")}
+FILES: dict[str, tuple[str, ...]] = {"README.md": ("graph", "exports"), "docs/pci-dss.md": ("rules",)}
 
 
 def _pattern(name: str) -> re.Pattern[str]:

@@ -1,0 +1,100 @@
+"""`invoke deploy/preview/destroy/outputs` through invoke itself: every bad input is one line, exit 1,
+and nothing changes (no CLI call, no state, no record, no report)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fake_pulumi import REPO, Sandbox
+
+INVOKE = [sys.executable, "-m", "invoke"]
+
+
+@pytest.fixture
+def box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    sandbox = Sandbox(tmp_path, monkeypatch)
+    shutil.copy(REPO / "tasks.py", sandbox.root / "tasks.py")  # tasks.py's folder is the repo root it acts on
+    return sandbox
+
+
+def run(box: Sandbox, *args: str, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = dict(os.environ)
+    for key, value in (env or {}).items():
+        if value is None:
+            environ.pop(key, None)
+        else:
+            environ[key] = value
+    return subprocess.run([*INVOKE, *args], cwd=box.root, env=environ, capture_output=True, text=True, timeout=120)
+
+
+def assert_refused(box: Sandbox, result: subprocess.CompletedProcess[str], expected: str) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
+    assert box.calls() == []
+    for leftover in (".pulumi-state", ".deploy-records", "reports"):
+        assert not (box.root / leftover).exists(), leftover
+
+
+@pytest.mark.parametrize(("args", "env", "expected"), [
+    (["deploy", "--env", "dev"], {"PATH": "/usr/bin:/bin"}, "the Pulumi CLI ('pulumi') is not on PATH"),
+    (["deploy", "--env", "dev"], {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None},
+     "no AWS credentials found"),
+    (["deploy", "--env", "dev"], {"PULUMI_CONFIG_PASSPHRASE": None},
+     "neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set"),
+    (["deploy", "--env", "staging"], {}, "unknown environment 'staging'"),
+    (["deploy", "--env", "dev", "--layers", "network,databse"], {}, "unknown layer 'databse'"),
+    (["preview", "--env", "dev"], {"PULUMI_CONFIG_PASSPHRASE": None}, "PULUMI_CONFIG_PASSPHRASE"),
+    (["outputs", "--env", "dev"], {"PATH": "/usr/bin:/bin"}, "is not on PATH"),
+    (["destroy", "--env", "prod"], {}, "'prod' is a production environment: destroy needs --confirm prod"),
+    (["destroy", "--env", "dev"], {}, "Fix: re-run with --confirm dev"),
+], ids=["no-cli", "no-credentials", "no-passphrase", "unknown-env", "unknown-layer", "preview-no-passphrase",
+        "outputs-no-cli", "destroy-prod", "destroy-dev"])
+def test_bad_input_is_one_line_and_changes_nothing(box: Sandbox, args: list[str], env: dict[str, str | None],
+                                                   expected: str) -> None:
+    assert_refused(box, run(box, *args, env=env), expected)
+
+
+def test_s3_backend_needs_a_passphrase_too(box: Sandbox) -> None:
+    result = run(box, "deploy", "--env", "dev", env={"PULUMI_BACKEND_URL": "s3://state-bucket",
+                                                     "PULUMI_CONFIG_PASSPHRASE": None})
+    assert_refused(box, result, "the self-managed backend s3:// encrypts stack secrets with a passphrase")
+
+
+def test_deploy_through_invoke_writes_report_and_exits_nonzero_on_failure(box: Sandbox) -> None:
+    box.fail("edge")
+    result = run(box, "deploy", "--env", "dev", "--no-plan-check")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: up dev: failed: edge; not run: app, observability, migration")
+    assert "report: " in result.stdout
+    assert len(list((box.root / "reports").glob("up-dev-*.json"))) == 1
+    box.fail()
+    again = run(box, "deploy", "--env", "dev", "--no-plan-check")
+    assert again.returncode == 0, again.stderr
+    assert {c["layer"] for c in box.commands("up")} == {"network", "data", "edge", "app", "observability",
+                                                         "migration"}
+    status = run(box, "status", "--env", "dev")
+    assert status.returncode == 0, status.stderr
+    assert "dev (non-production)" in status.stdout and "succeeded" in status.stdout
+
+
+def test_the_stand_in_rejects_flags_the_real_cli_lacks(box: Sandbox) -> None:
+    exe = str(box.bin / "pulumi")
+    cwd = box.root / "network"
+    for argv, message in (
+        (["up", "--yes", "--auto-approve"], "unknown flag: --auto-approve"),
+        (["preview", "--yes"], "unknown flag: --yes"),  # preview has no --yes
+        (["stack", "output", "--show-ids"], "unknown flag: --show-ids"),
+        (["destroy", "-z"], "unknown shorthand flag: -z"),
+        (["up", "--stack", "dev", "--non-interactive"], "no stack named"),
+    ):
+        result = subprocess.run([exe, *argv], cwd=cwd, capture_output=True, text=True,
+                                env={**os.environ, "PULUMI_BACKEND_URL": f"file://{box.root}"})
+        assert result.returncode == 255 and message in result.stderr, (argv, result.stderr)
