@@ -1,0 +1,1 @@
+"""The observability layer: alarm topic, alarms and the cutover gate, dashboards."""
