@@ -28,8 +28,6 @@ KNOWN_FALSE_POSITIVES = {
     # lists listener/app* as a resource type of ModifyListener.
     ("RESOURCE_MISMATCH", "elasticloadbalancing:ModifyListener"),
 }
-#: inputs that hold an IAM policy language document (JSON text)
-POLICY_KEYS = ("policy", "assumeRolePolicy", "accessPolicy")
 
 
 def documents(value: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -52,9 +50,9 @@ def all_documents(env: str) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for lp in plan(env).layers:
         for r in lp.resources:
+            # any input holding a policy-language document: policy, assumeRolePolicy, policyDocument, ...
             for key, value in r.inputs.items():
-                if key in POLICY_KEYS or key == "inlinePolicies":
-                    found.extend(documents(value, f"{lp.name}/{r.type.split(':')[-1]}/{r.name}.{key}"))
+                found.extend(documents(value, f"{lp.name}/{r.type.split(':')[-1]}/{r.name}.{key}"))
     return found
 
 
