@@ -1,8 +1,12 @@
-"""dev and prod never share a physical name, ARN or address range, and never read each other's stacks."""
+"""Environments (dev, prod, compact) never share a physical name, ARN or address range, nor read each other's stacks.
+
+They may live in one AWS account, where any shared name or overlapping VPC range would collide.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 
 import pytest
@@ -10,7 +14,10 @@ import pytest
 from payments.guardrails.rules_common import physical_names
 from tests.support import plan
 
-ENVS = ("dev", "prod")
+from payments.core.environment import known_environments
+
+ENVS = tuple(known_environments())
+PAIRS = list(itertools.combinations(ENVS, 2))
 
 
 def names_in(env: str) -> dict[tuple[str, str], str]:
@@ -35,23 +42,26 @@ def arns(value: object) -> set[str]:
     return set()
 
 
-def test_no_physical_name_is_shared() -> None:
-    dev, prod = names_in("dev"), names_in("prod")
-    assert len(dev) > 50 and len(prod) > 50
-    shared = set(dev) & set(prod)
+@pytest.mark.parametrize(("a", "b"), PAIRS)
+def test_no_physical_name_is_shared(a: str, b: str) -> None:
+    first, second = names_in(a), names_in(b)
+    assert len(first) > 50 and len(second) > 50
+    shared = set(first) & set(second)
     assert not shared, sorted(shared)[:10]
 
 
-def test_no_output_arn_is_shared() -> None:
-    dev = set().union(*(arns(lp.outputs) for lp in plan("dev").layers))
-    prod = set().union(*(arns(lp.outputs) for lp in plan("prod").layers))
-    assert dev and prod and not (dev & prod)
+@pytest.mark.parametrize(("a", "b"), PAIRS)
+def test_no_output_arn_is_shared(a: str, b: str) -> None:
+    first = set().union(*(arns(lp.outputs) for lp in plan(a).layers))
+    second = set().union(*(arns(lp.outputs) for lp in plan(b).layers))
+    assert first and second and not (first & second)
 
 
-def test_vpc_ranges_do_not_overlap() -> None:
-    dev = ipaddress.IPv4Network(plan("dev").layer("network").outputs["vpcCidr"])
-    prod = ipaddress.IPv4Network(plan("prod").layer("network").outputs["vpcCidr"])
-    assert not dev.overlaps(prod)
+@pytest.mark.parametrize(("a", "b"), PAIRS)
+def test_vpc_ranges_do_not_overlap(a: str, b: str) -> None:
+    first = ipaddress.IPv4Network(plan(a).layer("network").outputs["vpcCidr"])
+    second = ipaddress.IPv4Network(plan(b).layer("network").outputs["vpcCidr"])
+    assert not first.overlaps(second)
 
 
 @pytest.mark.parametrize("env", ENVS)
