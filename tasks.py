@@ -182,7 +182,8 @@ def cutover(c: Context, env: str = "dev", steps: str | None = None, bake: str | 
 
     payload = runner.cutover_input(steps, bake, from_, to)
     deployed = runner.Deployed(env, runner.stack_outputs(env, ROOT))
-    if not yes and input(f"start a cutover of '{env}' ({payload or 'configured defaults'})? type the env name: ") != env:
+    question = f"start a cutover of '{env}' ({payload or 'configured defaults'})? type the env name: "
+    if not yes and input(question) != env:
         raise Exit("cancelled", code=1)
     if not runner.cutover(deployed, payload, console).succeeded:
         raise Exit("error: the cutover did not complete; traffic is on the source pool (see the cause above)", code=1)
@@ -213,9 +214,9 @@ def rollback(c: Context, env: str = "dev", pool: str | None = None, force: bool 
 @user_errors
 def rehearse(c: Context, env: str = "dev", fail_at: str | None = None) -> None:
     """Run the planned cutover definition in the embedded AWS emulator: no account needed."""
-    from payments.cutover.rehearsal import parse_fail_at, rehearse as run_rehearsal
+    from payments.cutover import rehearsal
 
-    result = run_rehearsal(env, parse_fail_at(fail_at), console)
+    result = rehearsal.rehearse(env, rehearsal.parse_fail_at(fail_at), console)
     if fail_at is None and not result.succeeded:
         raise Exit(f"error: the rehearsal did not complete ({result.error}); see the timeline above", code=1)
     if fail_at is not None and result.error != "CutoverRolledBack":

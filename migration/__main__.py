@@ -1,5 +1,69 @@
-"""payments-migration: DMS replication and the cutover state machine (program arrives with its issue)."""
+"""payments-migration: DMS replication (optional) and the cutover/rollback state machines."""
 
 from payments.core.stack import start
+from payments.layers.migration.dms import Replication, ReplicationArgs
+from payments.layers.migration.settings import MigrationSettings
+from payments.layers.migration.workflow import CutoverWorkflow, CutoverWorkflowArgs
 
-start("migration")
+layer = start("migration")
+cfg = layer.config(MigrationSettings)
+env, n, opts = layer.env, layer.namer, layer.opts
+network, data, edge, obs = (layer.upstream(u) for u in ("network", "data", "edge", "observability"))
+
+
+replication = None
+if cfg.dms_enabled:
+    replication = Replication(
+        "dms",
+        ReplicationArgs(
+            settings=cfg,
+            namer=n,
+            account_id=layer.account_id,
+            region=env.region,
+            data_subnet_ids=network["dataSubnetIds"],
+            security_group_id=network["dmsSecurityGroupId"],
+            kms_key_arn=data["dataKeyArn"],
+            logs_key_arn=network["logsKeyArn"],
+            target_engine=data["dbEngine"].apply(lambda e: "aurora" if str(e).startswith("aurora") else "mysql"),
+            target_secret_arn=data["dbSecretArn"],
+            target_database=data["dbName"],
+            alarm_topic_arn=obs["alarmTopicArn"],
+        ),
+        opts=opts,
+    )
+    layer.export("dmsTaskArn", replication.task_arn)
+
+workflow = CutoverWorkflow(
+    "workflow",
+    CutoverWorkflowArgs(
+        namer=n,
+        account_id=layer.account_id,
+        region=env.region,
+        initial_phase=env.settings.migration_phase.value,
+        logs_key_arn=network["logsKeyArn"],
+        log_retention_days=cfg.log_retention_days,
+        defaults=cfg.cutover_defaults(),
+        default_rollback_pool=cfg.source_pool,
+        stickiness_seconds=cfg.stickiness_seconds,
+        upstream={
+            "edge": {k: edge[k] for k in ("httpsListenerArn", "targetGroupArns")},
+            # ECS names are absent in EC2 mode: optional in the contract
+            "app": {
+                k: layer.upstream("app").optional(k)
+                for k in ("clusterName", "serviceNames", "serviceArns", "taskDefinitionArn")
+            },
+            "observability": {
+                k: obs[k] for k in ("gateAlarmName", "gateAlarmArn", "alarmTopicArn", "alarmTopicKeyArn")
+            },
+        },
+        dms_task_arn=replication.task_arn if replication else None,
+        dms_latency_alarm_name=replication.latency_alarm_name if replication else None,
+        dms_latency_alarm_arn=replication.latency_alarm.arn if replication else None,
+    ),
+    opts=opts,
+)
+
+layer.export("cutoverStateMachineArn", workflow.cutover.arn)
+layer.export("rollbackStateMachineArn", workflow.rollback.arn)
+layer.export("cutoverLogGroupName", workflow.log_group.name)
+layer.export("phaseParameterName", workflow.phase.name)

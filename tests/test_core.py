@@ -177,7 +177,7 @@ def test_shipped_environments_load() -> None:
 
 
 def test_unknown_environment_names_the_choices(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match=r"unknown environment 'stage'.*use one of: dev, prod"):
+    with pytest.raises(UserError, match=r"unknown environment 'stage'.*use one of: compact, dev, prod"):
         load_environment("stage")
 
 

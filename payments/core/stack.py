@@ -18,7 +18,7 @@ from pulumi.runtime import config as runtime_config
 
 from payments.core import config, contract
 from payments.core.environment import Environment, load_environment
-from payments.core.errors import ConfigError
+from payments.core.errors import ConfigError, UserError
 from payments.core.graph import LAYERS, check_layer, project_name
 from payments.core.naming import Namer
 
@@ -55,6 +55,18 @@ class Upstream:
         contract.check_read(self.reader, self.upstream, name)
         READS.append((self.reader, self.upstream, name))
         return self._ref.require_output(name)
+
+    def optional(self, name: str) -> pulumi.Output[Any]:
+        """An output the contract marks optional (e.g. ECS names, absent in EC2 mode): None when not exported.
+
+        Not recorded in READS, which lists what an upstream must export.
+        """
+        if not contract.check_read(self.reader, self.upstream, name).optional:
+            raise UserError(
+                f"layer '{self.reader}' reads '{self.upstream}.{name}' as optional, but the contract requires it. "
+                "Fix: read it with upstream[name]"
+            )
+        return self._ref.get_output(name)
 
     def __getitem__(self, name: str) -> pulumi.Output[Any]:
         return self.get(name)

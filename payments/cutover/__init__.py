@@ -1,0 +1,1 @@
+"""Running the cutover: against a deployed stack (boto3) or rehearsed in the embedded emulator."""

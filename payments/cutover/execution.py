@@ -1,0 +1,192 @@
+"""Following a Step Functions execution: its timeline, the listener weights, the outcome.
+
+Shared by ``invoke cutover``/``rollback`` (real AWS) and ``invoke rehearse``
+(the emulator): both hand in boto3 clients, so what the operator sees in a
+rehearsal is what they will see on the day.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+#: What each state means to an operator (states not listed are bookkeeping and not shown).
+MEANING = {
+    "RecordPhase": "phase -> cutover",
+    "DescribeDmsTask": "database: DMS task state",
+    "StartDmsTask": "database: starting DMS (full load + CDC)",
+    "ResumeDmsTask": "database: resuming DMS",
+    "DmsInSync": "database: full load done, CDC latency under threshold?",
+    "DeployTargetService": "application: deploying the target service",
+    "ScaleTargetService": "application: scaling the target service",
+    "ServiceStable": "application: service stable?",
+    "TargetsHealthy": "application: every target healthy?",
+    "Preflight": "preflight: gate alarm",
+    "SetWeights": "traffic: set weights",
+    "Bake": "traffic: bake",
+    "CheckGate": "traffic: gate alarm",
+    "RecordComplete": "phase -> cutover-complete",
+    "NotifyComplete": "notice: complete",
+    "HoldSource": "hold: source stays warm",
+    "ScaleDownSource": "scale the source down",
+    "Abort": "ABORT: restoring the phase (traffic untouched)",
+    "NotifyAbort": "notice: aborted",
+    "Rollback": "ROLLBACK: 100% to the source pool",
+    "RecordRolledBack": "phase -> rolled-back",
+    "NotifyRollback": "notice: rolled back",
+    "NotifyRolledBack": "notice: rolled back",
+    "ListRunningCutovers": "stop running cutovers",
+    "SetRollbackWeights": "ROLLBACK: weights to the pool",
+    "DescribePoolHealth": "pool health",
+}
+
+
+@dataclasses.dataclass
+class Step:
+    """One state the execution entered."""
+
+    name: str
+    at: datetime
+    detail: str = ""
+
+    def label(self) -> str:
+        return MEANING.get(self.name, self.name)
+
+
+@dataclasses.dataclass
+class Outcome:
+    status: str
+    error: str | None
+    cause: str | None
+    steps: list[Step]
+    weights: dict[str, int]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+
+def events(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """The execution's whole history, oldest first."""
+    out: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        out.extend(page["events"])
+        if not page.get("nextToken"):
+            return out
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def _detail(event: dict[str, Any], name: str) -> str:
+    if name not in ("SetWeights", "Rollback", "SetRollbackWeights"):
+        return ""
+    raw = event.get("stateEnteredEventDetails", {}).get("input")
+    try:
+        doc = json.loads(raw or "{}")
+    except json.JSONDecodeError:
+        return ""
+    weights = (doc.get("traffic") or {}).get("weights") or {}
+    pools = doc.get("pools") or {}
+    if name == "SetWeights" and weights:
+        target, source = pools.get("target", {}).get("name"), pools.get("source", {}).get("name")
+        return f"{target} {weights.get('target')}% / {source} {weights.get('source')}%"
+    if name == "Rollback" and pools:
+        return f"{pools.get('source', {}).get('name')} 100%"
+    return ""
+
+
+def follow(
+    sfn: Any,
+    execution_arn: str,
+    *,
+    poll_seconds: float = 2.0,
+    on_step: Callable[[Step], None] | None = None,
+    on_tick: Callable[[], None] | None = None,
+    timeout_seconds: float | None = None,
+) -> Iterator[Step]:
+    """Yield each state as the execution enters it, until it ends (or `timeout_seconds` pass)."""
+    seen = 0
+    started = time.monotonic()
+    while True:
+        status = sfn.describe_execution(executionArn=execution_arn)["status"]
+        history = events(sfn, execution_arn)
+        for event in history[seen:]:
+            if event["type"].endswith("StateEntered"):
+                name = event["stateEnteredEventDetails"]["name"]
+                step = Step(name, event["timestamp"], _detail(event, name))
+                if on_step:
+                    on_step(step)
+                yield step
+        seen = len(history)
+        if status in TERMINAL:
+            return
+        if timeout_seconds is not None and time.monotonic() - started > timeout_seconds:
+            raise TimeoutError(f"execution still running after {timeout_seconds:.0f}s: {execution_arn}")
+        if on_tick:
+            on_tick()
+        time.sleep(poll_seconds)
+
+
+def listener_weights(elbv2: Any, listener_arn: str, pools: Mapping[str, str]) -> dict[str, int]:
+    """Current weight per pool (pools: name -> target group ARN); a pool not in the action has 0."""
+    listener = elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]
+    weights = {name: 0 for name in pools}
+    by_arn = {arn: name for name, arn in pools.items()}
+    for action in listener.get("DefaultActions", []):
+        if action.get("Type") != "forward":
+            continue
+        groups = (action.get("ForwardConfig") or {}).get("TargetGroups")
+        if not groups and action.get("TargetGroupArn"):
+            groups = [{"TargetGroupArn": action["TargetGroupArn"], "Weight": 1}]
+        for group in groups or []:
+            name = by_arn.get(group["TargetGroupArn"])
+            if name:
+                weights[name] = int(group.get("Weight", 1))
+    total = sum(weights.values())
+    return {k: round(100 * v / total) if total else 0 for k, v in weights.items()}
+
+
+def outcome(sfn: Any, execution_arn: str, steps: list[Step], weights: dict[str, int]) -> Outcome:
+    desc = sfn.describe_execution(executionArn=execution_arn)
+    return Outcome(desc["status"], desc.get("error"), desc.get("cause"), steps, weights)
+
+
+# --- rendering ---------------------------------------------------------------------
+
+
+def print_step(console: Console, first: datetime | None, step: Step) -> None:
+    if step.name not in MEANING:
+        return
+    offset = (step.at - first).total_seconds() if first else 0.0
+    style = "bold red" if step.name in ("Rollback", "Abort", "SetRollbackWeights") else ""
+    detail = f"  [dim]{step.detail}[/dim]" if step.detail else ""
+    console.print(
+        f"  +{offset:7.1f}s  [{style}]{step.label()}[/{style}]{detail}"
+        if style
+        else f"  +{offset:7.1f}s  {step.label()}{detail}"
+    )
+
+
+def print_outcome(console: Console, result: Outcome, phase: str | None = None) -> None:
+    table = Table(title="final weights", show_header=True, header_style="bold")
+    table.add_column("pool")
+    table.add_column("weight", justify="right")
+    for pool, weight in result.weights.items():
+        table.add_row(pool, f"{weight}%")
+    console.print(table)
+    colour = "green" if result.succeeded else "red"
+    console.print(f"[{colour}]execution {result.status}[/{colour}]" + (f": {result.error}" if result.error else ""))
+    if result.cause:
+        console.print(f"  cause: {result.cause}")
+    if phase is not None:
+        console.print(f"  migration phase: {phase}")

@@ -1,0 +1,1 @@
+"""Migration layer (project payments-migration): DMS replication and the cutover state machines."""

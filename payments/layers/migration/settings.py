@@ -1,0 +1,197 @@
+"""Settings of the migration layer (``payments-migration:*`` in ``migration/Pulumi.<env>.yaml``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+
+from payments.components.logs import ALLOWED_RETENTION_DAYS, MIN_RETENTION_DAYS
+from payments.core.config import setting
+from payments.core.errors import ConfigError
+from payments.layers.migration.schedule import CutoverInput, Pool, check_pools, check_steps
+
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
+_KMS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:dms:[a-z0-9-]+:\d{12}:cert:[A-Za-z0-9-]+$")
+_TABLE = re.compile(r"^[A-Za-z0-9_$%]+\.[A-Za-z0-9_$%]+$")
+
+
+class SslMode(enum.Enum):
+    """TLS between DMS and the on-prem MySQL (PCI DSS 4.2.1: never clear text)."""
+
+    REQUIRE = "require"  #: encrypted, server certificate not verified
+    VERIFY_CA = "verify-ca"  #: encrypted, certificate signed by dmsSourceCaCertificateArn
+    VERIFY_FULL = "verify-full"  #: as verify-ca, and the host name matches
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationSettings:
+    # -- cutover defaults (an execution's input overrides each) --------------------
+    source_pool: Pool = setting(Pool.LEGACY, doc="pool traffic leaves: legacy (on-prem), blue or green")
+    target_pool: Pool = setting(Pool.BLUE, doc="pool traffic moves to: blue or green")
+    traffic_steps: tuple[int, ...] = setting(
+        (10, 50, 100), promotable=True, doc="percent of traffic on the target after each step; increasing, ends at 100"
+    )
+    bake_seconds: int = setting(
+        300, minimum=0, maximum=86400, promotable=True, doc="wait after each step before the gate alarm is checked"
+    )
+    poll_seconds: int = setting(
+        30,
+        minimum=5,
+        maximum=3600,
+        promotable=True,
+        doc="interval of the bounded waits (DMS in sync, target service stable)",
+    )
+    max_polls: int = setting(
+        40,
+        minimum=1,
+        maximum=1000,
+        promotable=True,
+        doc="the bounded waits give up (abort, no traffic moved) after this many polls",
+    )
+    target_desired_count: int = setting(2, minimum=1, maximum=100, doc="tasks the target service runs for the cutover")
+    scale_down_source: bool = setting(
+        False, doc="scale the source ECS service to 0 after the hold (never the on-prem pool)"
+    )
+    source_hold_seconds: int = setting(
+        3600,
+        minimum=0,
+        maximum=86400,
+        promotable=True,
+        doc="how long the source stays warm after 100 % before it may be scaled down",
+    )
+    stickiness_seconds: int = setting(
+        0,
+        minimum=0,
+        maximum=604800,
+        doc="ALB stickiness across pools during the split (0: off, a rollback moves every client)",
+    )
+    log_retention_days: int = setting(MIN_RETENTION_DAYS, doc="execution log retention (>= 365, a CloudWatch value)")
+    # -- DMS (on when dmsSourceSecretArn is set) -------------------------------------
+    dms_source_secret_arn: str | None = setting(
+        None,
+        example="arn:aws:secretsmanager:us-east-1:123456789012:secret:onprem-mysql-AbCdEf",
+        doc="Secrets Manager secret of the on-prem MySQL (host, port, username, password); set it to turn DMS on",
+    )
+    dms_source_secret_key_arn: str | None = setting(
+        None, doc="KMS key of that secret when it is not aws/secretsmanager"
+    )
+    dms_source_ssl_mode: SslMode = setting(
+        SslMode.VERIFY_FULL, doc="TLS to the on-prem MySQL: require, verify-ca, verify-full"
+    )
+    dms_source_ca_certificate_arn: str | None = setting(
+        None, doc="DMS certificate ARN of the on-prem CA (verify-ca/verify-full)"
+    )
+    dms_target_secret_arn: str | None = setting(
+        None,
+        doc="secret DMS logs in to the target with (host, port, username, password); "
+        "default: the data layer's managed secret",
+    )
+    dms_instance_class: str = setting("dms.t3.medium", promotable=True, doc="replication instance class")
+    dms_allocated_storage: int = setting(
+        50, minimum=5, maximum=6144, promotable=True, doc="replication instance storage (GiB)"
+    )
+    dms_engine_version: str | None = setting(None, promotable=True, doc="DMS engine version (default: AWS's current)")
+    dms_multi_az: bool = setting(True, doc="Multi-AZ replication instance (prod: true)")
+    dms_schemas: tuple[str, ...] = setting(("payments",), doc="source schemas replicated (every table of each)")
+    dms_exclude_tables: tuple[str, ...] = setting((), doc="schema.table entries left out of the replication")
+    cdc_latency_threshold_seconds: int = setting(
+        10, minimum=1, maximum=3600, promotable=True, doc="CDC latency (CDCLatencyTarget) that counts as in sync"
+    )
+    cdc_latency_periods: int = setting(
+        3, minimum=1, maximum=60, promotable=True, doc="minutes the latency must stay under the threshold"
+    )
+
+    @property
+    def dms_enabled(self) -> bool:
+        return self.dms_source_secret_arn is not None
+
+    def cutover_defaults(self, task_definition: str | None = None) -> CutoverInput:
+        return CutoverInput(
+            source_pool=self.source_pool,
+            target_pool=self.target_pool,
+            steps=self.traffic_steps,
+            bake_seconds=self.bake_seconds,
+            poll_seconds=self.poll_seconds,
+            max_polls=self.max_polls,
+            desired_count=self.target_desired_count,
+            task_definition=task_definition,
+            scale_down_source=self.scale_down_source,
+            hold_seconds=self.source_hold_seconds,
+        )
+
+    def check(self, where: str) -> None:
+        check_pools(self.source_pool, self.target_pool, f"{where}:sourcePool", f"{where}:targetPool")
+        check_steps(self.traffic_steps, f"{where}:trafficSteps")
+        if self.log_retention_days not in ALLOWED_RETENTION_DAYS or self.log_retention_days < MIN_RETENTION_DAYS:
+            allowed = ", ".join(str(d) for d in ALLOWED_RETENTION_DAYS if d >= MIN_RETENTION_DAYS)
+            raise ConfigError(
+                f"{where}:logRetentionDays",
+                f"{self.log_retention_days} is not allowed (PCI DSS 10.5.1)",
+                f"use one of {allowed}",
+            )
+        if self.scale_down_source and self.source_pool is Pool.LEGACY:
+            raise ConfigError(
+                f"{where}:scaleDownSource",
+                "the legacy pool is on-prem and cannot be scaled down",
+                "set scaleDownSource: false, or use a blue/green source pool",
+            )
+        for key, value, pattern, shape in (
+            (
+                "dmsSourceSecretArn",
+                self.dms_source_secret_arn,
+                _SECRET_ARN,
+                "arn:aws:secretsmanager:<region>:<account>:secret:<name>",
+            ),
+            (
+                "dmsTargetSecretArn",
+                self.dms_target_secret_arn,
+                _SECRET_ARN,
+                "arn:aws:secretsmanager:<region>:<account>:secret:<name>",
+            ),
+            (
+                "dmsSourceSecretKeyArn",
+                self.dms_source_secret_key_arn,
+                _KMS_ARN,
+                "arn:aws:kms:<region>:<account>:key/<id>",
+            ),
+            (
+                "dmsSourceCaCertificateArn",
+                self.dms_source_ca_certificate_arn,
+                _CERT_ARN,
+                "arn:aws:dms:<region>:<account>:cert:<id>",
+            ),
+        ):
+            if value is not None and not pattern.match(value):
+                raise ConfigError(
+                    f"{where}:{key}", f"'{value}' is not an ARN of the right kind", f"write it as {shape}"
+                )
+        if not self.dms_enabled:
+            for key, value in (
+                ("dmsTargetSecretArn", self.dms_target_secret_arn),
+                ("dmsSourceSecretKeyArn", self.dms_source_secret_key_arn),
+                ("dmsSourceCaCertificateArn", self.dms_source_ca_certificate_arn),
+            ):
+                if value is not None:
+                    raise ConfigError(
+                        f"{where}:dmsSourceSecretArn",
+                        f"DMS is on ({key} is set) without a source secret",
+                        "set dmsSourceSecretArn to the on-prem MySQL secret, or remove the DMS keys",
+                    )
+            return
+        if self.dms_source_ssl_mode is not SslMode.REQUIRE and self.dms_source_ca_certificate_arn is None:
+            raise ConfigError(
+                f"{where}:dmsSourceCaCertificateArn",
+                f"dmsSourceSslMode {self.dms_source_ssl_mode.value} needs the on-prem CA certificate",
+                "import the CA with `aws dms import-certificate` and set its ARN, or use dmsSourceSslMode: require",
+            )
+        if not self.dms_schemas:
+            raise ConfigError(
+                f"{where}:dmsSchemas", "no schema to replicate", "list the source schemas, e.g. [payments]"
+            )
+        for table in self.dms_exclude_tables:
+            if not _TABLE.match(table):
+                raise ConfigError(
+                    f"{where}:dmsExcludeTables", f"'{table}' is not schema.table", "write e.g. payments.audit_tmp"
+                )

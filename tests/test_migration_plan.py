@@ -1,0 +1,191 @@
+"""The migration layer under the SDK's mocks (dev, prod; DMS on and off) and its guardrails."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from payments.guardrails import engine as guardrails
+from payments.guardrails.engine import Resource
+from payments.layers.migration.state_machine import task_resources
+from tests.support import of_type, one, plan
+
+SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:onprem-mysql-AbCdEf"
+DMS_ON = {
+    "migration": {
+        "dmsSourceSecretArn": SECRET,
+        "dmsSourceSslMode": "require",
+        "dmsExcludeTables": ["payments.audit_tmp"],
+    }
+}
+SFN = "aws:sfn/stateMachine:StateMachine"
+
+
+def migration(env: str, dms: bool = False) -> Any:
+    return plan(env, ["migration"], DMS_ON if dms else None)
+
+
+def definition(layer: Any, name: str) -> dict[str, Any]:
+    return json.loads(one(layer, SFN, name).inputs["definition"])
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("dms", [False, True])
+def test_plans_clean_with_the_declared_exports(env: str, dms: bool) -> None:
+    p = migration(env, dms)
+    layer = p.layer("migration")
+    assert p.mandatory == []
+    assert layer.outputs["phaseParameterName"] == f"/payments/{env}/migration/phase"
+    assert ("dmsTaskArn" in layer.outputs) is dms
+    assert bool(of_type(layer, "aws:dms/replicationTask:ReplicationTask")) is dms
+    cutover = definition(layer, "workflow-cutover")
+    assert any("databasemigration" in r for r in task_resources(cutover)) is dms
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_state_machines_are_standard_logged_traced_and_scoped(env: str) -> None:
+    layer = migration(env).layer("migration")
+    logs = one(layer, "aws:cloudwatch/logGroup:LogGroup", "workflow-logs").inputs
+    assert logs["kmsKeyId"] and logs["retentionInDays"] >= 365
+    for name in ("workflow-cutover", "workflow-rollback"):
+        sm = one(layer, SFN, name).inputs
+        assert sm["type"] == "STANDARD" and sm["name"] == f"{name.split('-')[1]}-{env}"
+        assert sm["loggingConfiguration"]["level"] == "ALL"
+        assert sm["loggingConfiguration"]["logDestination"].endswith(":*")
+        assert sm["tracingConfiguration"]["enabled"] is True
+    policy = json.loads(one(layer, "aws:iam/rolePolicy:RolePolicy", "workflow-cutover-policy").inputs["policy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["SetListenerWeights"]["Resource"].startswith("arn:aws:elasticloadbalancing:")
+    assert by_sid["SetListenerWeights"]["Action"] == ["elasticloadbalancing:ModifyListener"]
+    assert by_sid["MigrationPhase"]["Resource"].endswith(f"parameter/payments/{env}/migration/phase")
+    assert all(":service/" in arn for arn in by_sid["TargetAndSourceServices"]["Resource"])
+    wildcard = {s["Sid"] for s in policy["Statement"] if s["Resource"] == "*"}
+    assert wildcard == {
+        "ReadTargetHealth",
+        "ExecutionLogDelivery",
+        "Tracing",
+    }  # APIs without resource-level permissions
+    rollback = json.loads(one(layer, "aws:iam/rolePolicy:RolePolicy", "workflow-rollback-policy").inputs["policy"])
+    stop = next(s for s in rollback["Statement"] if s["Sid"] == "StopRunningCutovers")
+    assert stop["Resource"].endswith(f":execution:cutover-{env}:*")
+    assert not any("ecs:" in a for s in rollback["Statement"] for a in s["Action"])
+
+
+def test_definition_is_wired_to_the_upstream_outputs() -> None:
+    p = plan("dev", ["edge", "app", "observability", "migration"])
+    edge, app, obs = (p.layer(n).values for n in ("edge", "app", "observability"))
+    d = definition(p.layer("migration"), "workflow-cutover")
+    pools = d["States"]["PoolsLegacyToBlue"]["Result"]
+    assert pools["source"]["targetGroupArn"] == edge["targetGroupArns"]["legacy"]
+    assert pools["target"]["service"] == app["serviceNames"]["blue"]
+    assert d["States"]["SetWeights"]["Parameters"]["ListenerArn"] == edge["httpsListenerArn"]
+    assert d["States"]["Preflight"]["Parameters"]["AlarmNames"] == [obs["gateAlarmName"]]
+    assert d["States"]["Defaults"]["Result"]["taskDefinition"] == app["taskDefinitionArn"]
+
+
+def test_phase_parameter_starts_at_the_environment_phase() -> None:
+    layer = migration("dev").layer("migration")
+    param = one(layer, "aws:ssm/parameter:Parameter").inputs
+    assert param["type"] == "String" and param["insecureValue"] == "parallel-run"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_dms_is_private_encrypted_tls_validated(env: str) -> None:
+    layer = migration(env, dms=True).layer("migration")
+    instance = one(layer, "aws:dms/replicationInstance:ReplicationInstance").inputs
+    assert instance["publiclyAccessible"] is False and instance["kmsKeyArn"]
+    assert instance["multiAz"] is (env == "prod")
+    subnets = one(layer, "aws:dms/replicationSubnetGroup:ReplicationSubnetGroup").inputs
+    network = plan(env, ["network"]).layer("network").values
+    assert subnets["subnetIds"] == network["dataSubnetIds"]
+    assert instance["vpcSecurityGroupIds"] == [network["dmsSecurityGroupId"]]
+    source = one(layer, "aws:dms/endpoint:Endpoint", "dms-source").inputs
+    target = one(layer, "aws:dms/endpoint:Endpoint", "dms-target").inputs
+    assert source["engineName"] == "mysql" and source["secretsManagerArn"] == SECRET and source["sslMode"] == "require"
+    assert target["engineName"] == "aurora" and target["secretsManagerArn"].startswith("arn:aws:secretsmanager:")
+    assert "password" not in source and "password" not in target
+    task = one(layer, "aws:dms/replicationTask:ReplicationTask").inputs
+    assert task["migrationType"] == "full-load-and-cdc" and task["startReplicationTask"] is False
+    settings = json.loads(task["replicationTaskSettings"])
+    assert settings["ValidationSettings"]["EnableValidation"] is True and settings["Logging"]["EnableLogging"] is True
+    rules = json.loads(task["tableMappings"])["rules"]
+    assert [(r["rule-action"], r["object-locator"]["table-name"]) for r in rules] == [
+        ("include", "%"),
+        ("exclude", "audit_tmp"),
+    ]
+    alarm = one(layer, "aws:cloudwatch/metricAlarm:MetricAlarm").inputs
+    assert (
+        alarm["metricName"] == "CDCLatencyTarget" and alarm["alarmActions"] and alarm["treatMissingData"] == "missing"
+    )
+    assert alarm["dimensions"]["ReplicationTaskIdentifier"] == task["resourceIdentifier"]
+    logs = one(layer, "aws:cloudwatch/logGroup:LogGroup", "dms-task-logs").inputs
+    assert logs["name"] == f"dms-tasks-{instance['replicationInstanceId']}" and logs["kmsKeyId"]
+
+
+def test_mysql_target_engine_for_rds_mysql() -> None:
+    p = plan("dev", ["migration"], {**DMS_ON, "data": {"engine": "mysql"}, "observability": {"dbEngine": "mysql"}})
+    assert one(p.layer("migration"), "aws:dms/endpoint:Endpoint", "dms-target").inputs["engineName"] == "mysql"
+
+
+# --- guardrails: each rule fires on a resource that breaks it ------------------------------
+
+
+def findings(resource: Resource) -> list[str]:
+    return sorted({f.rule for f in guardrails.evaluate([resource]) if f.rule.startswith(("sfn-", "dms-"))})
+
+
+def test_state_machine_without_logging_or_tracing_is_flagged() -> None:
+    bad = Resource(
+        SFN,
+        "sm",
+        {
+            "name": "cutover-dev",
+            "definition": "{}",
+            "loggingConfiguration": {"level": "ERROR"},
+            "tracingConfiguration": {"enabled": False},
+        },
+        suffix="dev",
+    )
+    assert findings(bad) == ["sfn-logged-and-traced"]
+    assert len(list(guardrails.RULES["sfn-logged-and-traced"].check(bad))) == 3
+
+
+def test_state_machine_calling_lambda_is_flagged() -> None:
+    definition = {
+        "StartAt": "A",
+        "States": {"A": {"Type": "Task", "End": True, "Resource": "arn:aws:lambda:us-east-1:123456789012:function:x"}},
+    }
+    bad = Resource(
+        SFN,
+        "sm",
+        {
+            "definition": json.dumps(definition),
+            "loggingConfiguration": {"level": "ALL", "logDestination": "arn"},
+            "tracingConfiguration": {"enabled": True},
+        },
+    )
+    assert findings(bad) == ["sfn-sdk-integrations-only"]
+
+
+def test_public_unencrypted_single_az_dms_instance_in_prod_is_flagged() -> None:
+    bad = Resource(
+        "aws:dms/replicationInstance:ReplicationInstance", "i", {"publiclyAccessible": True}, production=True
+    )
+    assert findings(bad) == ["dms-instance-private-encrypted"]
+    assert len(list(guardrails.RULES["dms-instance-private-encrypted"].check(bad))) == 3
+
+
+def test_dms_endpoint_with_password_and_no_tls_is_flagged() -> None:
+    bad = Resource("aws:dms/endpoint:Endpoint", "e", {"sslMode": "none", "password": "x"})
+    assert findings(bad) == ["dms-endpoint-tls-secret"]
+
+
+def test_dms_task_without_validation_is_flagged() -> None:
+    bad = Resource(
+        "aws:dms/replicationTask:ReplicationTask",
+        "t",
+        {"replicationTaskSettings": json.dumps({"Logging": {"EnableLogging": True}})},
+    )
+    assert findings(bad) == ["dms-task-validated-logged"]
