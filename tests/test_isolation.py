@@ -11,10 +11,9 @@ import re
 
 import pytest
 
+from payments.core.environment import known_environments
 from payments.guardrails.rules_common import physical_names
 from tests.support import plan
-
-from payments.core.environment import known_environments
 
 ENVS = tuple(known_environments())
 PAIRS = list(itertools.combinations(ENVS, 2))

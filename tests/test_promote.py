@@ -3,6 +3,7 @@ environment-specific keys never copied, comments kept."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from rich.console import Console
 
 from payments.core import config as config_mod
 from payments.core.errors import UserError
+from payments.core.graph import LAYERS
 from payments.ops import commands, promote, records, status
 from payments.ops.layer_settings import REGISTRY, settings_class
 from tests.fake_pulumi import Sandbox
@@ -57,10 +59,11 @@ def tested(box: Sandbox) -> Sandbox:
     return box
 
 
-def test_every_layer_with_a_settings_module_is_registered() -> None:
+def test_every_layer_registers_its_settings_dataclass() -> None:
+    assert set(REGISTRY) == set(LAYERS)
     for layer in REGISTRY:
-        module = Path(__file__).resolve().parents[1] / "payments" / "layers" / layer / "settings.py"
-        assert (settings_class(layer) is not None) == module.is_file(), layer
+        cls = settings_class(layer)
+        assert dataclasses.is_dataclass(cls) and cls.__module__ == f"payments.layers.{layer}.settings", layer
 
 
 def test_dry_run_shows_the_diff_and_changes_nothing(tested: Sandbox) -> None:

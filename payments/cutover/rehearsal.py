@@ -69,7 +69,7 @@ class StandIns:
     def notices(self) -> list[dict[str, str]]:
         """SNS notices published so far (subject, message)."""
         sqs = self.client("sqs")
-        out = []
+        out: list[dict[str, str]] = []
         while True:
             got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not got:

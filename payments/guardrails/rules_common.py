@@ -61,7 +61,7 @@ def required_tags(r: Resource) -> Iterator[str]:
 def _as_map(tags: Any) -> dict[str, Any]:
     """Tags as a map; some resources (Auto Scaling groups) take a list of {key, value} blocks."""
     if isinstance(tags, list):
-        return {t.get("key"): t.get("value") for t in tags if isinstance(t, dict)}
+        return {str(t.get("key")): t.get("value") for t in tags if isinstance(t, dict)}
     return dict(tags or {})
 
 

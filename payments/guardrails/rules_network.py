@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from payments.guardrails.engine import Resource, Severity, rule, stack_rule
 
@@ -15,7 +15,9 @@ SG_RULES = [
 ]
 
 
-def _per_vpc(resources: list[Resource], companion: str, ok: callable) -> Iterator[tuple[str, str]]:  # type: ignore[valid-type]
+def _per_vpc(
+    resources: list[Resource], companion: str, ok: Callable[[Resource], bool]
+) -> Iterator[tuple[str, str]]:
     vpcs = [r for r in resources if r.type == VPC]
     companions = [r for r in resources if r.type == companion and ok(r)]
     for vpc in vpcs:

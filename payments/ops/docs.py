@@ -6,11 +6,12 @@ A block lives in a Markdown file between ``<!-- BEGIN GENERATED: name -->`` and
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
-from payments.core import contract, graph
+from payments.core import config, contract, graph
 from payments.core.environment import REPO_ROOT
 from payments.core.errors import UserError
 
@@ -36,14 +37,52 @@ def _req_key(pci: str) -> list[int]:
     return [int(p) for p in re.findall(r"\d+", first)] or [99]
 
 
+def _config_reference() -> str:
+    """Every config key: environment-wide settings, then each layer's, from the declarations."""
+    from payments.core.environment import EnvironmentSettings
+    from payments.ops.layer_settings import settings_class
+
+    sections: list[tuple[str, str, type]] = [("Environment (`environments/<env>.yaml`)", "", EnvironmentSettings)]
+    sections += [(f"{graph.project_name(layer)} (`{layer}/Pulumi.<env>.yaml`)", f"{graph.project_name(layer)}:",
+                  settings_class(layer)) for layer in graph.LAYERS]
+    out = []
+    for title, prefix, cls in sections:
+        out += [f"### {title}", "", "| key | type | default | promotable | meaning |", "|---|---|---|---|---|"]
+        for info in config.describe(cls):
+            default = "**required**" if info.required else f"`{json.dumps(info.default)}`"
+            promotable = "yes" if info.promotable else ""
+            type_name = info.type_name.replace("|", "\\|")
+            out.append(f"| `{prefix}{info.key}` | {type_name} | {default} | {promotable} | {info.doc} |")
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
+def _architecture(env: str) -> Callable[[], str]:
+    def block() -> str:
+        from payments.ops.diagram import mermaid
+        from payments.plan.engine import plan_environment
+
+        return f"```mermaid\n{mermaid(plan_environment(env))}\n```"
+
+    return block
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "graph": lambda: f"```mermaid\n{graph.mermaid()}\n```",
     "exports": contract.markdown_table,
     "rules": _rules_table,
+    "config": _config_reference,
+    "architecture-dev": _architecture("dev"),
+    "architecture-compact": _architecture("compact"),
 }
 
 #: file -> blocks it carries
-FILES: dict[str, tuple[str, ...]] = {"README.md": ("graph", "exports"), "docs/pci-dss.md": ("rules",)}
+FILES: dict[str, tuple[str, ...]] = {
+    "README.md": ("graph", "exports"),
+    "docs/pci-dss.md": ("rules",),
+    "docs/config.md": ("config",),
+    "docs/architecture.md": ("architecture-dev", "architecture-compact"),
+}
 
 
 def _pattern(name: str) -> re.Pattern[str]:

@@ -1,13 +1,11 @@
 """Which settings dataclass each layer reads (``payments/layers/<layer>/settings.py``).
 
-Used by ``invoke promote`` (promotable keys) and the generated config reference.
-Imports are lazy: a layer whose settings module does not exist yet simply has
-no settings (and nothing to promote).
+Used by ``invoke promote`` (promotable keys) and the generated config reference
+(``docs/config.md``). Imports are lazy so tasks start fast.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 
 from payments.core.graph import check_layer
@@ -23,19 +21,8 @@ REGISTRY: dict[str, str] = {
 }
 
 
-def settings_class(layer: str) -> type | None:
-    """The layer's settings dataclass, or None when its module or class does not exist (yet)."""
+def settings_class(layer: str) -> type:
+    """The layer's settings dataclass."""
     module_name, _, class_name = REGISTRY[check_layer(layer)].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            return None
-        raise
-    cls = getattr(module, class_name, None)
-    if cls is None:  # renamed: accept the module's one settings dataclass
-        found = [obj for obj in vars(module).values()
-                 if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == module.__name__
-                 and obj.__name__.endswith("Settings")]
-        cls = found[0] if len(found) == 1 else None
+    cls: type = getattr(importlib.import_module(module_name), class_name)
     return cls

@@ -91,8 +91,6 @@ def _plain(value: Any) -> Any:
 
 def diff_layer(layer: str, source: str, target: str, root: Path) -> tuple[list[Change], str]:
     cls = settings_class(layer)
-    if cls is None:
-        return [], "no settings declared for this layer yet: nothing promotable"
     keys = config_mod.promotable_keys(cls)
     if not keys:
         return [], "no promotable settings"
@@ -155,7 +153,6 @@ def plan_promotion(source: str, target: str, layers: list[str] | None, root: Pat
 def _validate(layer: str, target: str, root: Path, changes: list[Change]) -> None:
     """The target's config with the promoted values must still load (ranges, cross-field checks)."""
     cls = settings_class(layer)
-    assert cls is not None
     values = stackfiles.config(layer, target, root)
     for change in changes:
         if change.new is MISSING:

@@ -18,10 +18,24 @@ AZ_NAMES = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e"
 
 #: Prefixes AWS uses for EC2-style ids.
 ID_PREFIX = {
-    "Vpc": "vpc", "Subnet": "subnet", "SecurityGroup": "sg", "DefaultSecurityGroup": "sg", "InternetGateway": "igw",
-    "NatGateway": "nat", "Eip": "eipalloc", "RouteTable": "rtb", "RouteTableAssociation": "rtbassoc",
-    "VpcEndpoint": "vpce", "FlowLog": "fl", "CustomerGateway": "cgw", "VpnGateway": "vgw", "VpnConnection": "vpn",
-    "SecurityGroupIngressRule": "sgr", "SecurityGroupEgressRule": "sgr", "LaunchTemplate": "lt", "Route": "r",
+    "Vpc": "vpc",
+    "Subnet": "subnet",
+    "SecurityGroup": "sg",
+    "DefaultSecurityGroup": "sg",
+    "InternetGateway": "igw",
+    "NatGateway": "nat",
+    "Eip": "eipalloc",
+    "RouteTable": "rtb",
+    "RouteTableAssociation": "rtbassoc",
+    "VpcEndpoint": "vpce",
+    "FlowLog": "fl",
+    "CustomerGateway": "cgw",
+    "VpnGateway": "vgw",
+    "VpnConnection": "vpn",
+    "SecurityGroupIngressRule": "sgr",
+    "SecurityGroupEgressRule": "sgr",
+    "LaunchTemplate": "lt",
+    "Route": "r",
 }
 
 
@@ -45,7 +59,7 @@ def _uuid(seed: str) -> str:
 
 
 def resource_id(token: str, name: str, inputs: dict[str, Any]) -> str:
-    _, module, cls = split_token(token) if token.count(":") == 2 else ("", "", token)
+    cls = split_token(token)[2] if token.count(":") == 2 else token
     if cls in ID_PREFIX:
         return f"{ID_PREFIX[cls]}-{digest(token, name)}"
     for key in ("name", "bucket", "identifier", "clusterIdentifier", "replicationInstanceId", "replicationTaskId"):
@@ -76,6 +90,7 @@ def extra(*tokens: str) -> Callable[[Extra], Extra]:
         for token in tokens:
             EXTRA[token] = fn
         return fn
+
     return register
 
 
@@ -102,7 +117,11 @@ def _iam_arn(token: str, rid: str, inputs: dict[str, Any]) -> str:
 @extra("aws:s3/bucket:Bucket")
 def _bucket(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
     bucket = inputs.get("bucket", rid)
-    return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "bucketRegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com"}
+    return {
+        "bucket": bucket,
+        "arn": f"arn:aws:s3:::{bucket}",
+        "bucketRegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com",
+    }
 
 
 @extra("aws:lb/loadBalancer:LoadBalancer")
@@ -126,7 +145,13 @@ def _tg(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, A
 @extra("aws:lb/listener:Listener")
 def _listener(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
     name = name.replace("/", "-")  # the seed carries the stack; ARN path segments cannot
-    return {"arn": arn("elasticloadbalancing", f"listener/app/{name}/{digest(name, length=16)}/{digest(name, 'l', length=16)}", region)}
+    return {
+        "arn": arn(
+            "elasticloadbalancing",
+            f"listener/app/{name}/{digest(name, length=16)}/{digest(name, 'l', length=16)}",
+            region,
+        )
+    }
 
 
 @extra("aws:sns/topic:Topic")
@@ -175,7 +200,12 @@ def call(token: str, args: dict[str, Any], region: str) -> dict[str, Any]:
     if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
         return {"names": AZ_NAMES, "zoneIds": [f"use1-az{i + 1}" for i in range(len(AZ_NAMES))], "id": region}
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
-        return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/planner", "userId": "AIDAPLANNER", "id": ACCOUNT_ID}
+        return {
+            "accountId": ACCOUNT_ID,
+            "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/planner",
+            "userId": "AIDAPLANNER",
+            "id": ACCOUNT_ID,
+        }
     if token == "aws:index/getRegion:getRegion":
         return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
     if token == "aws:index/getPartition:getPartition":
@@ -191,7 +221,9 @@ def call(token: str, args: dict[str, Any], region: str) -> dict[str, Any]:
     fn = CALLS.get(token)
     if fn is not None:
         return fn(args, region)
-    raise NotImplementedError(f"the offline planner has no result for invoke '{token}'; add one to payments/plan/fabricate.py")
+    raise NotImplementedError(
+        f"the offline planner has no result for invoke '{token}'; add one to payments/plan/fabricate.py"
+    )
 
 
 CALLS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {}
@@ -367,8 +399,10 @@ def _dashboard(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict
 @extra("aws:sns/topicSubscription:TopicSubscription")
 def _subscription(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
     # A subscription's ARN is its topic's ARN plus an id; e-mail ones stay pending until confirmed.
-    return {"arn": f"{inputs.get('topic', arn('sns', 'topic', region))}:{_uuid(name)}",
-            "pendingConfirmation": inputs.get("protocol") == "email"}
+    return {
+        "arn": f"{inputs.get('topic', arn('sns', 'topic', region))}:{_uuid(name)}",
+        "pendingConfirmation": inputs.get("protocol") == "email",
+    }
 
 
 # --- migration layer ----------------------------------------------------------
@@ -383,8 +417,10 @@ def _dms_task(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[
 
 @extra("aws:dms/replicationInstance:ReplicationInstance")
 def _dms_instance(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
-    return {"replicationInstanceArn": arn("dms", f"rep:{digest(name, length=26).upper()}", region),
-            "replicationInstancePrivateIps": ["10.20.200.10"]}
+    return {
+        "replicationInstanceArn": arn("dms", f"rep:{digest(name, length=26).upper()}", region),
+        "replicationInstancePrivateIps": ["10.20.200.10"],
+    }
 
 
 @extra("aws:dms/endpoint:Endpoint")

@@ -181,7 +181,11 @@ class AutoScalingApp(pulumi.ComponentResource):
                     min_healthy_percentage=100, max_healthy_percentage=200, auto_rollback=True
                 ),
             ),
-            enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTotalInstances"],
+            enabled_metrics=[
+                aws.autoscaling.Metric.GROUP_IN_SERVICE_INSTANCES,
+                aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
+                aws.autoscaling.Metric.GROUP_TOTAL_INSTANCES,
+            ],
             # Autoscaling owns the running capacity once the group exists.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
         )

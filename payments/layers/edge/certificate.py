@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -37,7 +39,7 @@ class Certificate(pulumi.ComponentResource):
         names = [args.domain_name, *args.subject_alternative_names]
         records = []
         for i in range(len(names)):
-            option = self.certificate.domain_validation_options.apply(lambda opts, i=i: opts[i])
+            option = self.certificate.domain_validation_options.apply(functools.partial(_option, i))
             records.append(
                 aws.route53.Record(
                     f"{name}-validation-{i}",
@@ -72,3 +74,8 @@ def alias_record(
         aliases=[aws.route53.RecordAliasArgs(name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True)],
         opts=opts,
     )
+
+
+def _option(index: int, options: list[Any]) -> Any:
+    """The `index`-th domain validation option (one per name on the certificate)."""
+    return options[index]

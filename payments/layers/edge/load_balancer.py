@@ -10,6 +10,7 @@ ignores later changes to them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 
 import pulumi
@@ -146,7 +147,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 f"{name}-legacy-{i}",
                 target_group_arn=self.target_groups["legacy"].arn,
                 target_id=pulumi.Output.from_input(args.on_prem_cidrs).apply(
-                    lambda cidrs, ip=ip, i=i: _reachable(ip, i, cidrs)
+                    functools.partial(_reachable, ip, i)
                 ),
                 port=args.legacy_port,
                 availability_zone="all",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Mapping
+from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -48,6 +49,13 @@ class Missing(enum.Enum):
 class Comparison(enum.Enum):
     ABOVE = "GreaterThanThreshold"
     BELOW = "LessThanThreshold"
+
+
+class Window(TypedDict):
+    """How many periods an alarm looks at, and how many must breach."""
+
+    evaluation_periods: int
+    datapoints: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +105,7 @@ class Targets:
 
 def alarm_specs(cfg: ObservabilitySettings, t: Targets) -> list[AlarmSpec]:
     """Every metric alarm of the environment, in a stable order."""
-    window = {"evaluation_periods": cfg.evaluation_periods, "datapoints": cfg.datapoints_to_alarm}
+    window = Window(evaluation_periods=cfg.evaluation_periods, datapoints=cfg.datapoints_to_alarm)
     specs: list[AlarmSpec] = []
     specs += _compute(cfg, t, window)
     specs += _edge(cfg, t, window)
@@ -109,7 +117,7 @@ def alarm_specs(cfg: ObservabilitySettings, t: Targets) -> list[AlarmSpec]:
     return specs
 
 
-def _compute(cfg: ObservabilitySettings, t: Targets, window: dict[str, int]) -> list[AlarmSpec]:
+def _compute(cfg: ObservabilitySettings, t: Targets, window: Window) -> list[AlarmSpec]:
     if cfg.compute_mode is ComputeMode.EC2:
         if t.asg_name is None:
             raise ValueError("EC2 mode needs the Auto Scaling group name")
@@ -143,7 +151,7 @@ def _compute(cfg: ObservabilitySettings, t: Targets, window: dict[str, int]) -> 
     return specs
 
 
-def _edge(cfg: ObservabilitySettings, t: Targets, window: dict[str, int]) -> list[AlarmSpec]:
+def _edge(cfg: ObservabilitySettings, t: Targets, window: Window) -> list[AlarmSpec]:
     lb = {"LoadBalancer": t.alb_arn_suffix}
     # Missing: the load balancer publishes error counts only when there are errors; silence means zero.
     specs = [AlarmSpec(
@@ -185,7 +193,7 @@ def _edge(cfg: ObservabilitySettings, t: Targets, window: dict[str, int]) -> lis
     return specs
 
 
-def _database(cfg: ObservabilitySettings, t: Targets, window: dict[str, int]) -> list[AlarmSpec]:
+def _database(cfg: ObservabilitySettings, t: Targets, window: Window) -> list[AlarmSpec]:
     aurora = cfg.db_engine is DbEngine.AURORA_MYSQL
     dims = {"DBClusterIdentifier": t.db_identifier} if aurora else {"DBInstanceIdentifier": t.db_identifier}
     what = "Aurora cluster" if aurora else "RDS MySQL instance"
@@ -229,7 +237,7 @@ def _database(cfg: ObservabilitySettings, t: Targets, window: dict[str, int]) ->
     return specs
 
 
-def _dms(cfg: ObservabilitySettings, t: Targets, window: dict[str, int]) -> list[AlarmSpec]:
+def _dms(cfg: ObservabilitySettings, t: Targets, window: Window) -> list[AlarmSpec]:
     if t.dms_instance_id is None or t.dms_task_id is None:
         raise ValueError("DMS alarms need the replication instance and task identifiers")
     dims = {"ReplicationInstanceIdentifier": t.dms_instance_id, "ReplicationTaskIdentifier": t.dms_task_id}

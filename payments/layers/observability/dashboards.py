@@ -10,6 +10,7 @@ stricter of the two checks the tests run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -417,11 +418,15 @@ class Dashboards(pulumi.ComponentResource):
             self.dashboards[board] = aws.cloudwatch.Dashboard(
                 f"{name}-{board}",
                 dashboard_name=args.namer(f"payments-{board}", Kind.DASHBOARD),
-                dashboard_body=bodies.apply(lambda b, board=board: _checked_json(board, b[board])),
+                dashboard_body=bodies.apply(functools.partial(_board_json, board)),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.names = {board: d.dashboard_name for board, d in self.dashboards.items()}
         self.register_outputs({"names": self.names})
+
+
+def _board_json(board: str, bodies: dict[str, dict[str, Any]]) -> str:
+    return _checked_json(board, bodies[board])
 
 
 def _checked_json(board: str, body: dict[str, Any]) -> str:
