@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 
@@ -119,6 +119,24 @@ def stack_rule(
         return fn
 
     return register
+
+
+def missing_companions(
+    resources: list[Resource], owner: str, companion: str, link: str, ok: Callable[[Resource], bool], what: str
+) -> Iterator[tuple[str, str]]:
+    """(owner name, message) for each `owner` resource no compliant `companion` points at through input `link`.
+
+    E.g. every VPC needs a FlowLog whose `vpcId` is the VPC's id. During a real
+    preview ids are often unknown; then enough compliant companions must exist.
+    """
+    owners = [r for r in resources if r.type == owner]
+    companions = [r for r in resources if r.type == companion and ok(r)]
+    for o in owners:
+        if o.id is not None and any(c.inputs.get(link) == o.id for c in companions):
+            continue
+        if o.id is None and len(companions) >= len(owners):
+            continue
+        yield o.name, f"no {what}"
 
 
 def applies(r: Rule, resource_type: str) -> bool:

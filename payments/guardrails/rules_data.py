@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from payments.guardrails.engine import Resource, rule, stack_rule
+from payments.guardrails.engine import Resource, missing_companions, rule, stack_rule
 
 CLUSTER = "aws:rds/cluster:Cluster"
 CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
@@ -216,14 +216,7 @@ def db_multi_az(resources: list[Resource]) -> Iterator[tuple[str, str]]:
 def _per_bucket(
     resources: list[Resource], companion: str, ok: Callable[[Resource], bool], what: str
 ) -> Iterator[tuple[str, str]]:
-    buckets = [r for r in resources if r.type == BUCKET]
-    companions = [r for r in resources if r.type == companion and ok(r)]
-    for bucket in buckets:
-        if bucket.id is not None and any(c.inputs.get("bucket") == bucket.id for c in companions):
-            continue
-        if bucket.id is None and len(companions) >= len(buckets):  # ids unknown during a real preview
-            continue
-        yield bucket.name, f"no {what}"
+    return missing_companions(resources, BUCKET, companion, "bucket", ok, what)
 
 
 @stack_rule(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-from payments.guardrails.engine import Resource, Severity, rule, stack_rule
+from payments.guardrails.engine import Resource, Severity, missing_companions, rule, stack_rule
 
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
@@ -15,29 +15,25 @@ SG_RULES = [
 ]
 
 
-def _per_vpc(
-    resources: list[Resource], companion: str, ok: Callable[[Resource], bool]
-) -> Iterator[tuple[str, str]]:
-    vpcs = [r for r in resources if r.type == VPC]
-    companions = [r for r in resources if r.type == companion and ok(r)]
-    for vpc in vpcs:
-        if vpc.id is not None and any(c.inputs.get("vpcId") == vpc.id for c in companions):
-            continue
-        if vpc.id is None and len(companions) >= len(vpcs):  # ids unknown during a real preview
-            continue
-        yield vpc.name, f"no {companion.split(':')[-1]} meeting the rule for this VPC"
-
-
 @stack_rule("vpc-flow-logs", pci="10.2.1, 10.2.2", description="Every VPC has a flow log capturing ALL traffic")
 def vpc_flow_logs(resources: list[Resource]) -> Iterator[tuple[str, str]]:
-    yield from _per_vpc(resources, FLOW_LOG, lambda r: r.inputs.get("trafficType") == "ALL")
+    yield from missing_companions(
+        resources, VPC, FLOW_LOG, "vpcId", lambda r: r.inputs.get("trafficType") == "ALL", "flow log of ALL traffic"
+    )
 
 
 @stack_rule(
     "default-sg-closed", pci="1.2.1, 1.3.1", description="Every VPC's default security group is adopted with no rules"
 )
 def default_sg_closed(resources: list[Resource]) -> Iterator[tuple[str, str]]:
-    yield from _per_vpc(resources, DEFAULT_SG, lambda r: not r.inputs.get("ingress") and not r.inputs.get("egress"))
+    yield from missing_companions(
+        resources,
+        VPC,
+        DEFAULT_SG,
+        "vpcId",
+        lambda r: not r.inputs.get("ingress") and not r.inputs.get("egress"),
+        "default security group adopted with no rules",
+    )
 
 
 @rule(
