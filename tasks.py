@@ -35,6 +35,9 @@ def plan(c: Context, env: str = "dev", out: str | None = None, layers: str | Non
     from payments.plan.engine import plan_environment
 
     selected = layer_graph.parse_layers(layers)
+    if out and not Path(out).resolve().parent.is_dir():
+        raise Exit(f"error: --out {out}: folder {Path(out).resolve().parent} does not exist. "
+                   "Fix: create it, or write the plan to an existing folder", code=1)
     started = time.perf_counter()
     with console.status(f"planning {env}…") as status:
         result = plan_environment(env, selected, progress=lambda layer, what: status.update(f"{env}: {what} {layer}…"))
@@ -47,7 +50,10 @@ def plan(c: Context, env: str = "dev", out: str | None = None, layers: str | Non
         render.show(result, console)
     console.print(f"planned in {time.perf_counter() - started:.1f}s")
     if out:
-        Path(out).write_text(result.to_json())
+        try:
+            Path(out).write_text(result.to_json())
+        except OSError as exc:
+            raise Exit(f"error: --out {out}: {exc.strerror}. Fix: write the plan to a writable file", code=1) from None
         console.print(f"wrote {out}")
     if result.mandatory:
         raise Exit(f"error: {len(result.mandatory)} mandatory guardrail finding(s); see the table above", code=1)
@@ -85,7 +91,7 @@ _WORKERS_HELP = "how many layers may run at once (layers whose upstreams are don
     "plan_check": "plan changed layers offline first (config validation, guardrails); --no-plan-check skips it",
 })
 @user_errors
-def deploy(c: Context, env: str = "dev", layers: str | None = None, force: bool = False, workers: int = 4,
+def deploy(c: Context, env: str = "dev", layers: str | None = None, force: bool = False, workers: str = "4",
            skip_preview: bool = False, plan_check: bool = True) -> None:
     """Deploy layers with `pulumi up` in graph order, in parallel where possible; unchanged layers are skipped."""
     from payments.ops import commands
@@ -97,7 +103,7 @@ def deploy(c: Context, env: str = "dev", layers: str | None = None, force: bool 
 @task(help={"env": "environment to preview", "layers": _LAYERS_HELP, "diff": "show a rich diff per resource",
             "workers": _WORKERS_HELP})
 @user_errors
-def preview(c: Context, env: str = "dev", layers: str | None = None, diff: bool = False, workers: int = 4) -> None:
+def preview(c: Context, env: str = "dev", layers: str | None = None, diff: bool = False, workers: str = "4") -> None:
     """Run `pulumi preview` per layer in graph order (creates missing stacks, changes no resources)."""
     from payments.ops import commands
 
@@ -112,7 +118,7 @@ def preview(c: Context, env: str = "dev", layers: str | None = None, diff: bool 
 })
 @user_errors
 def destroy(c: Context, env: str = "dev", layers: str | None = None, confirm: str | None = None,
-            workers: int = 4) -> None:
+            workers: str = "4") -> None:
     """Destroy layers with `pulumi destroy` in reverse graph order; needs --confirm <env>."""
     from payments.ops import commands
 
@@ -200,6 +206,7 @@ def rollback(c: Context, env: str = "dev", pool: str | None = None, force: bool 
     """Force 100% of traffic back onto one pool, stopping any running cutover, and wait for it."""
     from payments.cutover import runner
 
+    runner.check_pool(pool)
     deployed = runner.Deployed(env, runner.stack_outputs(env, ROOT))
     if not yes and input(f"roll '{env}' back to {pool or 'the source pool'}? type the env name: ") != env:
         raise Exit("cancelled", code=1)

@@ -100,15 +100,16 @@ def known_environments(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
 
 def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environment:
     """Read and validate ``environments/<name>.yaml``."""
+    # The name is checked first: it becomes part of a path ('/etc/x' or '../x' would point outside the folder).
+    if not _SUFFIX.match(name):
+        raise UserError(f"environment name '{name}' is invalid. Fix: use lowercase letters, digits and hyphens")
     path = directory / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(known_environments(directory)) or "none"
         raise UserError(
-            f"unknown environment '{name}': {path.relative_to(directory.parent)} does not exist. "
+            f"unknown environment '{name}': {directory.name}/{path.name} does not exist. "
             f"Fix: use one of: {known}, or create the file"
         )
-    if not _SUFFIX.match(name):
-        raise UserError(f"environment name '{name}' is invalid. Fix: use lowercase letters, digits and hyphens")
     raw = yaml.safe_load(path.read_text()) or {}
     if not isinstance(raw, dict):
         raise ConfigError(str(path.name), "expected a map of settings", "write key: value lines")

@@ -159,11 +159,16 @@ def cutover(deployed: Deployed, payload: dict[str, Any], console: Console) -> ex
     return result
 
 
+def check_pool(pool: str | None) -> str | None:
+    """The --pool of a rollback, checked before anything is looked up."""
+    if pool is not None and pool not in [p.value for p in Pool]:
+        raise UserError(f"--pool: '{pool}' is not allowed. Fix: use one of: {', '.join(p.value for p in Pool)}")
+    return pool
+
+
 def rollback(deployed: Deployed, pool: str | None, force: bool, console: Console) -> execution.Outcome:
     payload: dict[str, Any] = {"force": force}
-    if pool is not None:
-        if pool not in [p.value for p in Pool]:
-            raise UserError(f"--pool: '{pool}' is not allowed. Fix: use one of: {', '.join(p.value for p in Pool)}")
+    if check_pool(pool) is not None:
         payload["pool"] = pool
     console.print(
         f"[bold red]rollback[/bold red] of {deployed.env}"

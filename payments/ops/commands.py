@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from payments.core.errors import UserError
@@ -32,9 +33,9 @@ def _finish(report: Report, console: Console) -> Report:
     return report
 
 
-def deploy(env: str, root: Path, layers: str | None = None, *, force: bool = False, workers: int = DEFAULT_WORKERS,
-           skip_preview: bool = False, plan_check: bool = True, console: Console = default_console,
-           **kw: Any) -> Report:
+def deploy(env: str, root: Path, layers: str | None = None, *, force: bool = False,
+           workers: int | str = DEFAULT_WORKERS, skip_preview: bool = False, plan_check: bool = True,
+           console: Console = default_console, **kw: Any) -> Report:
     selected = parse_layers(layers)
     progress = LiveProgress(f"deploy {env}")
     orch = Orchestrator(env, root, workers=workers, on_event=progress, **kw)
@@ -43,8 +44,8 @@ def deploy(env: str, root: Path, layers: str | None = None, *, force: bool = Fal
     return _finish(report, console)
 
 
-def preview(env: str, root: Path, layers: str | None = None, *, diff: bool = False, workers: int = DEFAULT_WORKERS,
-            console: Console = default_console, **kw: Any) -> Report:
+def preview(env: str, root: Path, layers: str | None = None, *, diff: bool = False,
+            workers: int | str = DEFAULT_WORKERS, console: Console = default_console, **kw: Any) -> Report:
     selected = parse_layers(layers)
     progress = LiveProgress(f"preview {env}")
     orch = Orchestrator(env, root, workers=workers, on_event=progress, **kw)
@@ -54,7 +55,7 @@ def preview(env: str, root: Path, layers: str | None = None, *, diff: bool = Fal
 
 
 def destroy(env: str, root: Path, layers: str | None = None, *, confirm: str | None = None,
-            workers: int = DEFAULT_WORKERS, console: Console = default_console, **kw: Any) -> Report:
+            workers: int | str = DEFAULT_WORKERS, console: Console = default_console, **kw: Any) -> Report:
     selected = parse_layers(layers)
     progress = LiveProgress(f"destroy {env}")
     orch = Orchestrator(env, root, workers=workers, on_event=progress, **kw)
@@ -64,7 +65,8 @@ def destroy(env: str, root: Path, layers: str | None = None, *, confirm: str | N
 
 
 def _value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    """An output as table text, escaped: a '[secret]' marker must print as itself, not vanish as a markup tag."""
+    return escape(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
 
 
 def outputs(env: str, root: Path, layers: str | None = None, *, console: Console = default_console,

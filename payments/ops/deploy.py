@@ -108,19 +108,28 @@ def default_planner(env: str, layers: list[str], root: Path) -> list[str]:
     return [f"{f.rule} {f.resource}: {f.message}" for f in plan.mandatory]
 
 
+def parse_workers(workers: int | str) -> int:
+    """The --workers option: a whole number ≥ 1 (tasks take it as text so that invoke's parser cannot crash on it)."""
+    try:
+        count = int(workers)
+    except ValueError:
+        raise UserError(f"--workers '{workers}' is not a whole number. Fix: use e.g. --workers 4") from None
+    if count < 1:
+        raise UserError(f"--workers {count} must be at least 1. Fix: use e.g. --workers 4")
+    return count
+
+
 class Orchestrator:
     """Runs one action over the layers of one environment."""
 
-    def __init__(self, env: str, root: Path, *, cli: PulumiCli | None = None, workers: int = DEFAULT_WORKERS,
+    def __init__(self, env: str, root: Path, *, cli: PulumiCli | None = None, workers: int | str = DEFAULT_WORKERS,
                  on_event: EventFn | None = None, planner: PlannerFn | None = default_planner,
                  package_dir: Path = records.PACKAGE_DIR, commit: str | None = None) -> None:
-        if workers < 1:
-            raise UserError(f"--workers {workers} must be at least 1. Fix: use e.g. --workers 4")
+        self.workers = parse_workers(workers)
         self.environment: Environment = load_environment(env)
         self.env = env
         self.root = root
         self.cli = cli or PulumiCli(root)
-        self.workers = workers
         self.on_event = on_event or (lambda layer, state, note: None)
         self.planner = planner
         self.package_dir = package_dir
@@ -237,6 +246,8 @@ class Orchestrator:
         pulumi_cli.check_passphrase(self.cli.backend, self.cli.environ)
         if credentials:
             pulumi_cli.check_credentials()
+        # A fresh clone has no state folder yet: the CLI must read that as "no stack", not fail on the path.
+        self.cli.prepare_backend()
 
     def local_hashes(self, layer: str) -> tuple[str, str]:
         return (records.code_hash(layer, self.root, self.package_dir), records.config_hash(layer, self.env, self.root))
@@ -262,7 +273,6 @@ class Orchestrator:
                     raise UserError(
                         f"the offline plan of {self.env} has {len(findings)} mandatory guardrail finding(s), "
                         f"first: {findings[0]}. Fix: run `invoke plan --env {self.env}` and resolve them")
-        self.cli.prepare_backend()
         report = self._report("up", force)
         t0 = time.perf_counter()
 
@@ -302,13 +312,15 @@ class Orchestrator:
         upstream = extra["upstream"] = records.upstream_hash(upstream_outputs)
         inputs = records.inputs_hash(code, config, upstream)
         base = self.records.baseline(self.env, layer)
-        if base is not None and base.inputs_hash == inputs and not force:
+        if base is not None and base.inputs_hash == inputs and not force and self._stack_exists(layer):
             extra["deployed_at"] = base.deployed_at or base.finished
             when = extra["deployed_at"][:19].replace("T", " ")
             extra["outputs_hash"] = base.outputs_hash
             return LayerResult(layer, UNCHANGED, f"unchanged since the deploy of {when} UTC ({base.commit[:12]})",
                                inputs_hash=inputs)
         changed = _changes(base, self.records.last(self.env, layer), code, config, upstream, force)
+        if base is not None and base.inputs_hash == inputs and not force:
+            changed = ["stack missing or empty (destroyed outside invoke)"]
         log = self.log_path("up", layer)
         selected = self.cli.select(layer, self.stack(layer), log)
         run = selected if not selected.ok else self.cli.up(layer, self.stack(layer), log, skip_preview)
@@ -318,6 +330,14 @@ class Orchestrator:
         extra["outputs_hash"] = records.digest(outputs)
         return LayerResult(layer, SUCCEEDED, "deployed: " + ", ".join(changed), log=self._rel(log), changed=changed,
                            inputs_hash=inputs)
+
+    def _stack_exists(self, layer: str) -> bool:
+        """The stack still holds a deployment (every layer exports something once deployed).
+
+        Without this, a stack destroyed outside invoke would read as "unchanged" forever and its readers would fail.
+        A stack updated from its own folder with the same program and config is left alone: it matches its inputs.
+        """
+        return bool(self.outputs(layer))
 
     def _record(self, layer: str, action: str, result: LayerResult, *, code: str = "", config: str = "",
                 upstream: str = "", outputs_hash: str = "", forced: bool = False, deployed_at: str = "") -> None:
@@ -338,7 +358,6 @@ class Orchestrator:
         selected = _selection(layers)
         order = [name for name in LAYERS if name in selected]
         self.preflight()
-        self.cli.prepare_backend()
         report = self._report("preview")
         t0 = time.perf_counter()
 
@@ -396,8 +415,7 @@ class Orchestrator:
     def all_outputs(self, layers: Iterable[str] | None = None) -> dict[str, dict[str, Any] | None]:
         """Every selected layer's outputs, secrets (per the contract or the CLI) masked as ``[secret]``."""
         selected = _selection(layers)
-        pulumi_cli.check_cli(self.cli.executable)
-        pulumi_cli.check_passphrase(self.cli.backend, self.cli.environ)
+        self.preflight(credentials=False)
         out: dict[str, dict[str, Any] | None] = {}
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             fetched = dict(zip(selected, pool.map(self.outputs, selected), strict=True))

@@ -205,6 +205,10 @@ def _in_thread(fn: Callable[[], Any]) -> Any:
         except BaseException as exc:
             box["error"] = exc
         finally:
+            # The SDK's mock monitor runs RPCs on this loop's default executor and leaves a new event loop in each of
+            # its threads. Joining them now frees those loops while the interpreter is whole; left to interpreter
+            # exit, one may be finalized after its sockets and print "Exception ignored ... Invalid file descriptor".
+            loop.run_until_complete(loop.shutdown_default_executor())
             asyncio.set_event_loop(None)
             loop.close()
 

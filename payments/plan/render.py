@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from payments.plan.engine import SECRET, LayerPlan, Plan
+from payments.plan.engine import LayerPlan, Plan
 
 
 def _short(value: object, width: int = 70) -> str:
+    """A value as table text: shortened, and escaped so that '[secret]' or '[1, 2]' is printed, not read as markup."""
     text = value if isinstance(value, str) else json.dumps(value)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return escape(text if len(text) <= width else text[: width - 1] + "…")
 
 
 def layer_table(lp: LayerPlan) -> Table:
@@ -29,7 +31,7 @@ def outputs_table(lp: LayerPlan) -> Table:
     table.add_column("output")
     table.add_column("planned value")
     for name, value in lp.outputs.items():
-        table.add_row(name, SECRET if value == SECRET else _short(value))
+        table.add_row(name, _short(value))
     return table
 
 

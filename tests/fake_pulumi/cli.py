@@ -294,6 +294,12 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         note["error"] = str(exc)
         code = 255
+    except BrokenPipeError:
+        # The caller died after the state was saved (as the real CLI, whose last act is printing the summary):
+        # the call is still recorded so tests can tell an orphaned update from one that never ran.
+        note["error"] = "stdout closed: the caller went away"
+        code = 0
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - interpreter shutdown flushes stdout again
     note["end"] = time.time()
     note["rc"] = code
     log = os.environ.get("FAKE_PULUMI_LOG")

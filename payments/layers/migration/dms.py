@@ -60,6 +60,8 @@ def task_settings() -> dict[str, Any]:
             "LobChunkSize": 64,
             "LimitedSizeLobMode": True,
             "LobMaxSize": 32,
+            # Transactional apply keeps the source's commit order, which payment ledgers rely on during CDC.
+            "BatchApplyEnabled": False,
         },
         "FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING", "CommitRate": 10000},
         "Logging": {
@@ -73,7 +75,6 @@ def task_settings() -> dict[str, Any]:
             "FailureMaxCount": 10000,
             "HandleCollationDiff": True,
         },
-        "ChangeProcessingTuning": {"BatchApplyEnabled": False},
         "ErrorBehavior": {"DataErrorPolicy": "LOG_ERROR", "ApplyErrorInsertPolicy": "LOG_ERROR"},
     }
 

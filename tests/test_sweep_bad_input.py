@@ -1,0 +1,253 @@
+"""Bad-input sweep (issue 7): one table of bad config keys, environment files and task arguments.
+
+Every row must end the same way: one line that names the key or argument and says how to fix it, a non-zero
+exit (an ``Exit(code=1)`` through the tasks' ``user_errors`` wrapper in-process, exit code 1 from the real
+``invoke``), no traceback anywhere, and nothing changed on disk (tracked files, stack files, environments/,
+deploy records, reports, the file backend).
+
+Config rows run the engine ``invoke plan`` runs (``plan_environment`` with overrides laid over the real stack
+files); environment-file rows use a copy of ``environments/dev.yaml`` in a temporary folder (never a file in
+environments/, which other tests enumerate); task rows run ``.venv/bin/invoke`` in the repository.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from invoke.exceptions import Exit
+
+from payments.core import environment
+from payments.core.errors import UserError
+from payments.ops.console import user_errors
+from payments.plan.engine import plan_environment
+
+REPO = Path(__file__).resolve().parents[1]
+INVOKE = Path(sys.executable).parent / "invoke"
+#: Untracked (git-ignored) places where tasks keep state; tracked files come from `git ls-files`.
+STATE = (".deploy-records", "reports", ".pulumi-state", "environments")
+LONG_SUFFIX = "dev-feature-4242"  # 16 characters: the longest suffix allowed
+#: 37 characters: fits a bucket name with the suffix 'dev' (37+1+3+1+12 = 54), not with LONG_SUFFIX (67 > 63).
+PREFIX_37 = "payments-static-content-feature-build"
+
+
+@dataclasses.dataclass(frozen=True)
+class Bad:
+    id: str
+    names: str  #: what the one line must name (key or argument)
+    layer: str | None = None  #: config row: the layer whose stack config gets `values`
+    values: dict[str, Any] | None = None
+    env_file: str | None = None  #: environment-file row: YAML lines appended to a copy of environments/dev.yaml
+    argv: tuple[str, ...] = ()  #: task row: the invoke arguments
+
+
+def cfg(id_: str, layer: str, values: dict[str, Any], names: str) -> Bad:
+    return Bad(id_, f"payments-{layer}:{names}", layer=layer, values=values)
+
+
+def env_file(id_: str, lines: str, names: str, layer: str = "network", values: dict[str, Any] | None = None) -> Bad:
+    return Bad(id_, names, layer=layer, values=values or {}, env_file=lines)
+
+
+def task(id_: str, names: str, *argv: str) -> Bad:
+    return Bad(id_, names, argv=argv)
+
+
+CASES = [
+    # --- network: types, ranges, CIDRs that do not fit or overlap on-prem, AZ count, enums, typos
+    cfg("vpc-cidr-bad-prefix", "network", {"vpcCidr": "10.20.0.0/33"}, "vpcCidr"),
+    cfg("vpc-cidr-not-a-cidr", "network", {"vpcCidr": "ten.twenty"}, "vpcCidr"),
+    cfg("vpc-cidr-host-bits", "network", {"vpcCidr": "10.20.0.1/16"}, "vpcCidr"),
+    cfg("subnets-do-not-fit", "network", {"vpcCidr": "10.20.0.0/24"}, "vpcCidr"),
+    cfg("vpc-overlaps-on-prem", "network", {"vpcCidr": "172.16.0.0/16"}, "onPremCidrs"),
+    cfg("on-prem-overlaps-vpc", "network", {"onPremCidrs": ["10.20.128.0/20"]}, "onPremCidrs"),
+    cfg("az-count-1", "network", {"azCount": 1}, "azCount"),
+    cfg("az-count-7", "network", {"azCount": 7}, "azCount"),
+    cfg("az-count-text", "network", {"azCount": "three"}, "azCount"),
+    cfg("nat-strategy-unknown", "network", {"natStrategy": "two"}, "natStrategy"),
+    cfg("alb-open-to-world", "network", {"albClientCidrs": ["0.0.0.0/0"]}, "albClientCidrs"),
+    cfg("flow-log-retention-30", "network", {"flowLogRetentionDays": 30}, "flowLogRetentionDays"),
+    cfg("vpn-without-gateway", "network", {"customerGatewayIp": None}, "customerGatewayIp"),
+    cfg("misspelt-key", "network", {"azCunt": 3}, "azCunt"),
+    # --- data
+    cfg("engine-unknown", "data", {"engine": "postgres"}, "engine"),
+    cfg("rotation-over-30-days", "data", {"secretRotationDays": 90}, "secretRotationDays"),
+    cfg("capacity-min-above-max", "data", {"minCapacity": 3, "maxCapacity": 2}, "minCapacity"),
+    cfg("backup-window-bad-time", "data", {"backupWindow": "25:00-26:00"}, "backupWindow"),
+    cfg("master-user-reserved", "data", {"masterUsername": "admin"}, "masterUsername"),
+    cfg("bucket-name-too-long", "data", {"staticBucketPrefix": PREFIX_37 + "-with-more-words"}, "staticBucketPrefix"),
+    # --- edge
+    cfg("tls-policy-tls10", "edge", {"tlsPolicy": "ELBSecurityPolicy-2016-08"}, "tlsPolicy"),
+    cfg("weights-all-zero", "edge", {"initialWeights": {"legacy": 0, "blue": 0, "green": 0}}, "initialWeights"),
+    cfg("weight-over-999", "edge", {"initialWeights": {"legacy": 1000, "blue": 0, "green": 0}}, "initialWeights"),
+    cfg("legacy-target-off-prem", "edge", {"legacyTargets": ["10.20.1.5"]}, "legacyTargets"),
+    # --- app
+    cfg("image-empty", "app", {"image": ""}, "image"),
+    cfg("image-unpinned", "app", {"image": "nginx:latest"}, "image"),
+    cfg("cpu-not-fargate-size", "app", {"cpu": 300}, "cpu"),
+    cfg("memory-text", "app", {"memory": "lots"}, "memory"),
+    cfg("compute-mode-disagrees-with-edge", "app", {"computeMode": "ec2"}, "computeMode"),
+    cfg("asg-min-above-max", "app", {"computeMode": "ec2", "asgMin": 5, "asgMax": 2}, "asgMin"),
+    cfg("container-as-root", "app", {"containerUser": "root"}, "containerUser"),
+    # --- observability
+    cfg("alarm-email-malformed", "observability", {"alarmEmails": ["oncall"]}, "alarmEmails"),
+    cfg("datapoints-over-periods", "observability", {"datapointsToAlarm": 5, "evaluationPeriods": 3},
+        "datapointsToAlarm"),
+    # --- migration: bad step schedules and conflicting options
+    cfg("steps-decrease", "migration", {"trafficSteps": [50, 10, 100]}, "trafficSteps"),
+    cfg("steps-never-complete", "migration", {"trafficSteps": [10, 50]}, "trafficSteps"),
+    cfg("steps-empty", "migration", {"trafficSteps": []}, "trafficSteps"),
+    cfg("source-equals-target", "migration", {"sourcePool": "blue", "targetPool": "blue"}, "targetPool"),
+    cfg("scale-down-on-prem", "migration", {"scaleDownSource": True}, "scaleDownSource"),
+    cfg("dms-target-without-source", "migration",
+        {"dmsTargetSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:aurora"}, "dmsSourceSecretArn"),
+    # --- environment files
+    env_file("suffix-17-chars", "environmentSuffix: dev-feature-42424", "environments/dev.yaml:environmentSuffix"),
+    env_file("suffix-uppercase", "environmentSuffix: Dev_42", "environments/dev.yaml:environmentSuffix"),
+    env_file("region-unknown", "region: mars-1", "environments/dev.yaml:region"),
+    env_file("production-not-bool", "production: maybe", "environments/dev.yaml:production"),
+    env_file("environment-key-unknown", "colour: blue", "environments/dev.yaml:colour"),
+    # a suffix that is valid on its own pushes a bucket name past S3's 63 characters
+    env_file("name-over-limit-after-suffix", f"environmentSuffix: {LONG_SUFFIX}", "payments-data:staticBucketPrefix",
+             layer="data", values={"staticBucketPrefix": PREFIX_37}),
+    # --- task arguments, through the real invoke
+    task("plan-unknown-env", "unknown environment 'nope'", "plan", "--env", "nope"),
+    task("plan-env-is-a-path", "environment name '/etc/passwd'", "plan", "--env", "/etc/passwd"),
+    task("plan-unknown-layer", "unknown layer 'netwrk'", "plan", "--env", "dev", "--layers", "netwrk"),
+    task("plan-empty-layers", "--layers", "plan", "--env", "dev", "--layers", ","),
+    task("plan-out-missing-folder", "--out", "plan", "--env", "dev", "--out", "/nonexistent-sweep-dir/plan.json"),
+    task("deploy-unknown-env", "unknown environment 'staging'", "deploy", "--env", "staging"),
+    task("deploy-zero-workers", "--workers", "deploy", "--env", "dev", "--workers", "0"),
+    task("preview-unknown-layer", "unknown layer 'foo'", "preview", "--env", "dev", "--layers", "foo"),
+    task("destroy-without-confirmation", "--confirm dev", "destroy", "--env", "dev"),
+    task("destroy-prod-wrong-confirmation", "--confirm prod", "destroy", "--env", "prod", "--confirm", "dev"),
+    task("promote-from-equals-to", "--from and --to", "promote", "--from", "dev", "--to", "dev"),
+    task("promote-unknown-target", "unknown environment 'qa'", "promote", "--from", "dev", "--to", "qa"),
+    task("promote-unknown-layer", "unknown layer 'bogus'", "promote", "--layers", "bogus"),
+    task("cutover-from-equals-to", "--to", "cutover", "--env", "dev", "--from", "blue", "--to", "blue"),
+    task("cutover-from-without-to", "--from/--to", "cutover", "--env", "dev", "--from", "legacy"),
+    task("cutover-unknown-pool", "--from", "cutover", "--env", "dev", "--from", "purple", "--to", "blue"),
+    task("cutover-steps-decrease", "--steps", "cutover", "--env", "dev", "--steps", "50,10,100"),
+    task("cutover-steps-not-100", "--steps", "cutover", "--env", "dev", "--steps", "10,50"),
+    task("cutover-steps-text", "--steps", "cutover", "--env", "dev", "--steps", "ten"),
+    task("cutover-step-zero", "--steps", "cutover", "--env", "dev", "--steps", "0,100"),
+    task("cutover-negative-bake", "--bake", "cutover", "--env", "dev", "--bake", "-1"),
+    task("rehearse-fail-at-not-a-step", "--fail-at 33", "rehearse", "--env", "dev", "--fail-at", "33"),
+    task("rehearse-fail-at-text", "--fail-at", "rehearse", "--env", "dev", "--fail-at", "abc"),
+    task("rollback-unknown-pool", "--pool", "rollback", "--env", "dev", "--pool", "purple"),
+    task("status-unknown-env", "unknown environment 'nope'", "status", "--env", "nope"),
+    task("outputs-unknown-env", "unknown environment 'nope'", "outputs", "--env", "nope"),
+    task("deploy-workers-text", "--workers", "deploy", "--env", "dev", "--workers", "four"),
+    task("destroy-workers-zero", "--workers", "destroy", "--env", "dev", "--confirm", "dev", "--workers", "0"),
+]
+
+
+def _case_id(case: Any) -> str:
+    return case.id if isinstance(case, Bad) else str(case)
+
+
+# --- nothing may change ----------------------------------------------------------------------------------
+
+
+def _tracked() -> list[str]:
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    return [p for p in out.decode().split("\0") if p]
+
+
+def snapshot() -> dict[str, str]:
+    """SHA-256 of every tracked file and of every file under the state folders (path -> digest)."""
+    paths = set(_tracked())
+    for folder in STATE:
+        base = REPO / folder
+        if base.is_dir():
+            paths.update(str(p.relative_to(REPO)) for p in base.rglob("*") if p.is_file())
+    paths.update(p.name for p in REPO.glob("plan*.json"))
+    out = {}
+    for rel in sorted(paths):
+        path = REPO / rel
+        out[rel] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "absent"
+    return out
+
+
+def changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+# --- the three ways in ------------------------------------------------------------------------------------
+
+
+def _in_process(case: Bad, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The plan engine, wrapped like a task: returns the Exit message a user would see."""
+    if case.env_file is not None:
+        folder = tmp_path / "environments"
+        folder.mkdir()
+        base = (REPO / "environments" / "dev.yaml").read_text()
+        (folder / "dev.yaml").write_text(f"{base}\n{case.env_file}\n")
+        # Every reader (planner, layer programs) calls load_environment(name) with the default folder.
+        monkeypatch.setattr(environment.load_environment, "__defaults__", (folder,))
+
+    @user_errors
+    def plan_task() -> None:
+        assert case.layer is not None
+        plan_environment("dev", [case.layer], overrides={case.layer: case.values or {}})
+
+    with pytest.raises(Exit) as exited:
+        plan_task()
+    assert exited.value.code == 1
+    assert isinstance(exited.value.__context__, UserError)  # a user error, not a crash in a program
+    return str(exited.value.message)
+
+
+def _task(case: Bad) -> tuple[int, str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "AWS_", "FAKE_PULUMI"))}
+    # No real pulumi may ever run here, and no credentials reach AWS.
+    environ["PATH"] = f"{INVOKE.parent}{os.pathsep}/usr/bin{os.pathsep}/bin"
+    environ["AWS_SHARED_CREDENTIALS_FILE"] = environ["AWS_CONFIG_FILE"] = "/nonexistent-sweep-credentials"
+    result = subprocess.run([str(INVOKE), *case.argv], cwd=REPO, env=environ, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=120)
+    return result.returncode, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_bad_input_is_one_line_naming_the_key_and_the_fix_and_changes_nothing(
+        case: Bad, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    before = snapshot()
+    if case.argv:
+        code, stdout, stderr = _task(case)
+        assert "Traceback" not in stdout + stderr, stderr
+        assert code == 1, (code, stdout, stderr)
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, stderr
+        line = lines[0]
+        assert line.startswith("error: "), line
+    else:
+        line = _in_process(case, tmp_path, monkeypatch)
+        printed = capfd.readouterr()
+        assert "Traceback" not in printed.out + printed.err, printed.err
+    assert "\n" not in line.strip(), line
+    assert case.names in line, f"{case.names!r} not named in: {line}"
+    assert "Fix:" in line, f"no fix in: {line}"
+    after = snapshot()
+    assert not changed(before, after), f"files changed by {case.id}: {changed(before, after)}"
+
+
+def test_the_sweep_is_large_enough_and_covers_every_layer() -> None:
+    rows = [c.values[0] if not isinstance(c, Bad) else c for c in CASES]
+    assert len(rows) >= 30
+    assert {c.layer for c in rows if c.layer and c.env_file is None} == {
+        "network", "data", "edge", "app", "observability", "migration"}
+    assert sum(1 for c in rows if c.argv) >= 15 and sum(1 for c in rows if c.env_file) >= 5
+    assert len({c.id for c in rows}) == len(rows)
+
+
+def test_the_long_suffix_alone_is_what_breaks_the_bucket_name() -> None:
+    """The control for 'name-over-limit-after-suffix': the same prefix plans cleanly with the suffix 'dev'."""
+    plan = plan_environment("dev", ["data"], overrides={"data": {"staticBucketPrefix": PREFIX_37}})
+    buckets = [r.inputs.get("bucket", "") for r in plan.layer("data").resources if r.type == "aws:s3/bucket:Bucket"]
+    assert any(b.startswith(PREFIX_37 + "-dev-") and len(b) <= 63 for b in buckets), buckets
