@@ -158,6 +158,27 @@ def test_upstream_output_change_propagates_to_readers(box: Sandbox) -> None:
     assert outcome["observability"].outcome == "unchanged"  # reads data/edge/app, whose outputs did not change
 
 
+def test_a_stack_destroyed_outside_invoke_is_redeployed_not_skipped(box: Sandbox) -> None:
+    deploy(box)
+    (box.root / ".pulumi-state" / ".pulumi" / "stacks" / "payments-migration" / "dev.json").unlink()
+    report = deploy(box)
+    outcome = {r.layer: r for r in report.layers}
+    assert outcome["migration"].outcome == "succeeded"
+    assert outcome["migration"].changed == ["stack missing or empty (destroyed outside invoke)"]
+    assert [name for name, r in outcome.items() if r.outcome == "unchanged"] == [
+        "network", "data", "edge", "app", "observability"]
+    assert box.state("migration")["outputs"]
+
+
+def test_a_fresh_clone_reads_as_nothing_deployed(box: Sandbox) -> None:
+    """No state folder yet: outputs are "not deployed" and destroy has nothing to do (no CLI path error)."""
+    assert not (box.root / ".pulumi-state").exists()
+    assert commands.outputs("dev", box.root, console=QUIET, package_dir=box.package_dir) == dict.fromkeys(LAYERS)
+    report = commands.destroy("dev", box.root, confirm="dev", console=QUIET, package_dir=box.package_dir)
+    assert {r.outcome for r in report.layers} == {"unchanged"}
+    assert box.commands("destroy") == []
+
+
 def test_force_deploys_unchanged_layers(box: Sandbox) -> None:
     deploy(box)
     report = deploy(box, force=True, layers="network,data")

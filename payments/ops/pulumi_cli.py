@@ -83,14 +83,20 @@ def check_passphrase(url: str, environ: Mapping[str, str] | None = None) -> None
 def check_credentials() -> None:
     """Fail when boto3 finds no AWS credentials; offline: the EC2 metadata lookup is skipped."""
     import boto3
+    import botocore.exceptions
     import botocore.session
 
-    core = botocore.session.get_session()
-    # The instance-metadata provider would make a network call (with a timeout) on every machine that is
-    # not an EC2 instance, so the check stays local unless the user says credentials come from an instance role.
-    if os.environ.get(INSTANCE_ROLE_VAR) != "1":
-        core.get_component("credential_provider").remove("iam-role")
-    if boto3.Session(botocore_session=core).get_credentials() is None:
+    try:
+        core = botocore.session.get_session()
+        # The instance-metadata provider would make a network call (with a timeout) on every machine that is
+        # not an EC2 instance, so the check stays local unless the user says credentials come from an instance role.
+        if os.environ.get(INSTANCE_ROLE_VAR) != "1":
+            core.get_component("credential_provider").remove("iam-role")
+        credentials = boto3.Session(botocore_session=core).get_credentials()
+    except botocore.exceptions.BotoCoreError as exc:  # e.g. AWS_PROFILE names a profile that does not exist
+        raise UserError(f"AWS credentials: {exc}. Fix: set AWS_PROFILE to a profile in ~/.aws/config "
+                        "(`aws configure list-profiles`), or unset it and export access keys") from None
+    if credentials is None:
         raise UserError(
             "no AWS credentials found. Fix: set AWS_PROFILE (after `aws sso login`) or "
             f"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (on EC2 with an instance role: {INSTANCE_ROLE_VAR}=1)"
