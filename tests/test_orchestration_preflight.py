@@ -48,7 +48,8 @@ def assert_refused(box: Sandbox, result: subprocess.CompletedProcess[str], expec
     (["deploy", "--env", "dev"], {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None},
      "no AWS credentials found"),
     (["deploy", "--env", "dev"], {"AWS_PROFILE": "no-such-profile", "AWS_ACCESS_KEY_ID": None,
-                                  "AWS_SECRET_ACCESS_KEY": None}, "The config profile (no-such-profile) could not be found"),
+                                  "AWS_SECRET_ACCESS_KEY": None},
+     "The config profile (no-such-profile) could not be found"),
     (["deploy", "--env", "dev"], {"PULUMI_CONFIG_PASSPHRASE": None},
      "neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set"),
     (["deploy", "--env", "staging"], {}, "unknown environment 'staging'"),
@@ -57,8 +58,8 @@ def assert_refused(box: Sandbox, result: subprocess.CompletedProcess[str], expec
     (["outputs", "--env", "dev"], {"PATH": "/usr/bin:/bin"}, "is not on PATH"),
     (["destroy", "--env", "prod"], {}, "'prod' is a production environment: destroy needs --confirm prod"),
     (["destroy", "--env", "dev"], {}, "Fix: re-run with --confirm dev"),
-], ids=["no-cli", "no-credentials", "unknown-profile", "no-passphrase", "unknown-env", "unknown-layer", "preview-no-passphrase",
-        "outputs-no-cli", "destroy-prod", "destroy-dev"])
+], ids=["no-cli", "no-credentials", "unknown-profile", "no-passphrase", "unknown-env", "unknown-layer",
+        "preview-no-passphrase", "outputs-no-cli", "destroy-prod", "destroy-dev"])
 def test_bad_input_is_one_line_and_changes_nothing(box: Sandbox, args: list[str], env: dict[str, str | None],
                                                    expected: str) -> None:
     assert_refused(box, run(box, *args, env=env), expected)
