@@ -4,7 +4,7 @@ from payments.components.kms import Key, KeyArgs
 from payments.core.stack import start
 from payments.layers.data.backup import Backup, BackupArgs
 from payments.layers.data.database import Database, DatabaseArgs
-from payments.layers.data.encryption import via_services_statement
+from payments.layers.data.encryption import SERVICES, via_services_statement
 from payments.layers.data.parameters import Parameters, ParametersArgs
 from payments.layers.data.settings import DataSettings
 from payments.layers.data.storage import Storage, StorageArgs
@@ -25,6 +25,7 @@ key = Key(
         alias=n("data"),
         account_id=account,
         region=env.region,
+        via_services=SERVICES,
         service_statements=[via_services_statement(account, env.region)],
     ),
     opts=opts,

@@ -93,3 +93,31 @@ def test_the_linter_catches_a_typo() -> None:
     """Guard against a linter that silently passes everything."""
     doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "*"}]}
     assert {f.issue for f in analyze_policy_string(json.dumps(doc)).findings} & ALWAYS_FAIL
+
+
+@pytest.mark.parametrize("env", ["dev", "prod", "compact"])
+def test_key_policies_let_the_account_administer_but_use_keys_only_through_services(env: str) -> None:
+    """PCI DSS 3.6.1: no principal holds ``kms:*``; the account's principals use a key only with kms:ViaService,
+    and AWS services only under a condition or as a named service role."""
+    keys = [(lp.name, r) for lp in plan(env).layers for r in lp.resources if r.type == "aws:kms/key:Key"]
+    assert len(keys) >= 3
+    for layer, key in keys:
+        statements = json.loads(key.inputs["policy"])["Statement"]
+        by_sid = {s["Sid"]: s for s in statements}
+        admin = by_sid["AccountAdministration"]
+        assert "kms:*" not in admin["Action"] and not any(
+            a in admin["Action"] for a in ("kms:Decrypt", "kms:Encrypt", "kms:CreateGrant", "kms:Create*"))
+        assert "kms:PutKeyPolicy" in admin["Action"]  # the account can never be locked out of its key
+        for s in statements:
+            actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+            assert "kms:*" not in actions, (layer, key.name, s["Sid"])
+            uses = any(a.startswith(("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")) for a in actions)
+            root = s["Principal"].get("AWS", "").endswith(":root")
+            if uses and root:
+                assert s["Condition"]["StringEquals"]["kms:ViaService"], (layer, key.name, s["Sid"])
+            elif uses:
+                assert "Condition" in s or "aws-service-role" in s["Principal"].get("AWS", ""), (key.name, s["Sid"])
+    data_key = next(r for layer, r in keys if layer == "data")
+    use = next(s for s in json.loads(data_key.inputs["policy"])["Statement"] if s["Sid"] == "UseThroughServices")
+    assert sorted(use["Condition"]["StringEquals"]["kms:ViaService"]) == sorted(
+        f"{svc}.us-east-1.amazonaws.com" for svc in ("rds", "secretsmanager", "s3", "ssm", "backup", "dms"))

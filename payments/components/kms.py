@@ -3,12 +3,67 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from payments.components import iam
+
+#: What the account (through IAM) may do to the key itself: manage it, never use it to encrypt or decrypt.
+#: Listed one by one, not as ``kms:Create*`` (which would include CreateGrant) or ``kms:*``.
+ADMIN_ACTIONS = [
+    "kms:CreateAlias",
+    "kms:DescribeKey",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:RotateKeyOnDemand",
+    "kms:List*",
+    "kms:Get*",
+    "kms:PutKeyPolicy",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+    "kms:RevokeGrant",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:DeleteAlias",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+]
+#: Cryptographic use, granted to the account's principals only through the services named per key.
+USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+
+
+def administration_statement(account_id: str) -> dict[str, Any]:
+    """The account administers the key through IAM (``PutKeyPolicy`` included, so it can never be locked out)."""
+    return {
+        "Sid": "AccountAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+        "Action": ADMIN_ACTIONS,
+        "Resource": "*",
+    }
+
+
+def use_via_services_statement(account_id: str, region: str, services: Sequence[str]) -> dict[str, Any]:
+    """The account's principals (still needing an IAM grant of their own) may use the key, but only through
+    `services` acting for them: a role allowed ``kms:Decrypt`` cannot decrypt data taken out of those services."""
+    return {
+        "Sid": "UseThroughServices",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+        "Action": USE_ACTIONS,
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {
+                "kms:CallerAccount": account_id,
+                "kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in services],
+            }
+        },
+    }
 
 
 @dataclasses.dataclass
@@ -17,28 +72,28 @@ class KeyArgs:
     alias: str  #: without the ``alias/`` prefix, e.g. ``logs-dev``
     account_id: str
     region: str
+    #: services through which the account's principals may use the key (e.g. ``("rds", "s3")``); none: only the
+    #: principals of `service_statements` use it
+    via_services: Sequence[str] = ()
     #: extra key-policy statements granting AWS services use of the key
     service_statements: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     deletion_window_days: int = 30
 
 
 class Key(pulumi.ComponentResource):
-    """A symmetric CMK, yearly rotation, alias; administration by the account only."""
+    """A symmetric CMK, yearly rotation, alias; least-privilege key policy.
+
+    The account administers the key but uses it only through the named services; AWS services that act on their
+    own (CloudWatch Logs, CloudWatch alarms, the Auto Scaling service role) get their statements from the caller.
+    """
 
     def __init__(self, name: str, args: KeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payments:kms:Key", name, None, opts)
-        # In a key policy "Resource": "*" means "this key"; the account-root
-        # statement delegates administration to IAM (AWS's default policy).
-        policy = iam.document(
-            {
-                "Sid": "AccountAdministration",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{args.account_id}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            *args.service_statements,
-        )
+        # In a key policy "Resource": "*" means "this key".
+        statements = [administration_statement(args.account_id)]
+        if args.via_services:
+            statements.append(use_via_services_statement(args.account_id, args.region, args.via_services))
+        policy = iam.document(*statements, *args.service_statements)
         self.key = aws.kms.Key(
             name,
             description=args.description,

@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 #: Services that encrypt this layer's data with the key, on behalf of a caller in the account.
-SERVICES = ("rds", "secretsmanager", "s3", "ssm", "backup")
+SERVICES = ("rds", "secretsmanager", "s3", "ssm", "backup", "dms")
 
 
 def via_services_statement(account_id: str, region: str) -> dict[str, Any]:
     """Grants for AWS resources only, through the services that hold the layer's data.
 
-    RDS, Secrets Manager and AWS Backup keep using the key after the call that created a
-    resource (storage, the managed secret, recovery points) through grants. Note: the shared
-    :class:`~payments.components.kms.Key` also gives the account root ``kms:*`` (AWS's default,
-    delegating to IAM), so this statement documents the intended path rather than narrowing
-    it; it becomes the only grant path once that statement is limited to administration.
+    RDS, Secrets Manager, AWS Backup and DMS keep using the key after the call that created a
+    resource (storage, the managed secret, recovery points, the replication instance's storage)
+    through grants; grants for anything else, or outside these services, are refused.
     """
     return {
         "Sid": "GrantsForDataServices",

@@ -96,7 +96,8 @@ class AlarmTopic(pulumi.ComponentResource):
         n = args.namer
         self.key = Key(f"{name}-key", KeyArgs(
             description=f"Alarm topic encryption, payments {n.suffix}", alias=n("alarms"), account_id=args.account_id,
-            region=args.region, service_statements=[key_statement(args.account_id, args.region, n.suffix)]), opts=child)
+            region=args.region, via_services=("sns",),  # publishers in the account (the cutover) go through SNS
+            service_statements=[key_statement(args.account_id, args.region, n.suffix)]), opts=child)
         self.topic = aws.sns.Topic(
             name,
             name=n("alarms", Kind.SNS_TOPIC),
