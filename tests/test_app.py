@@ -66,6 +66,7 @@ def test_task_definition_is_fargate_sized_from_config(env: str, cpu: str, memory
     assert (task.inputs["cpu"], task.inputs["memory"]) == (cpu, memory)
     assert task.inputs["executionRoleArn"] == lp.outputs["executionRoleArn"]
     assert task.inputs["taskRoleArn"] == lp.outputs["taskRoleArn"]
+    assert task.inputs["skipDestroy"] is True  # the live pool's revision stays ACTIVE when a new image replaces it
     cluster = one(lp, "aws:ecs/cluster:Cluster")
     assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
 
@@ -158,6 +159,12 @@ def test_execution_and_task_roles_are_least_privilege() -> None:
     assert task["ReadStaticContent"]["Resource"] == data.outputs["staticBucketArn"] + "/*"
     assert task["WriteApplicationLogs"]["Resource"] == data.outputs["appLogsBucketArn"] + "/*"
     assert task["WriteApplicationLogs"]["Action"] == ["s3:PutObject"]
+    # the app re-reads the rotated secret itself; decryption only through S3, SSM and Secrets Manager
+    assert task["RereadDatabaseSecret"] == {"Sid": "RereadDatabaseSecret", "Effect": "Allow",
+                                            "Action": ["secretsmanager:GetSecretValue"],
+                                            "Resource": data.outputs["dbSecretArn"]}
+    assert task["UseDataKeyThroughServices"]["Condition"]["StringEquals"]["kms:ViaService"] == [
+        "s3.us-east-1.amazonaws.com", "ssm.us-east-1.amazonaws.com", "secretsmanager.us-east-1.amazonaws.com"]
     for doc in docs.values():
         for s in doc["Statement"]:
             resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
@@ -244,14 +251,12 @@ def test_instance_role_allows_only_what_the_app_needs_and_session_manager() -> N
         "EcrLogin",
         "EcrPullRepository",
         "WriteOwnLogGroup",
-        "ReadDatabaseSecret",
-        "ReadInjectedParameters",
-        "DecryptSecretsAndParameters",
         "ReadAppParameters",
+        "RereadDatabaseSecret",
         "ListStaticContent",
         "ReadStaticContent",
         "WriteApplicationLogs",
-        "UseDataKeyForS3AndParameters",
+        "UseDataKeyThroughServices",
         "SsmAgentRegistration",
         "SessionManagerChannels",
     }

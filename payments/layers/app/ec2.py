@@ -80,6 +80,7 @@ class AutoScalingApp(pulumi.ComponentResource):
                 alias=n("app-ebs"),
                 account_id=access.account_id,
                 region=access.region,
+                via_services=("ec2",),  # operators' snapshots and restores of the volumes
                 service_statements=[autoscaling_key_statement(access.account_id)],
             ),
             opts=child,
@@ -91,8 +92,7 @@ class AutoScalingApp(pulumi.ComponentResource):
             [
                 *roles.pull_image(access),
                 roles.write_logs(access),
-                *roles.read_secrets(access),
-                *roles.app_data(access),
+                *roles.app_data(access),  # includes the secret: the user data reads it at boot with this role
                 *roles.session_manager(access),
             ],
             self,

@@ -97,6 +97,11 @@ class FargateServices(pulumi.ComponentResource):
             task_role_arn=self.task_role.arn,
             container_definitions=pulumi.Output.json_dumps(self.container_definitions),
             volumes=[ecs.TaskDefinitionVolumeArgs(name=SCRATCH_VOLUME)],
+            # A new image replaces this resource, but the live pool keeps running the old revision until the
+            # cutover moves traffic (services ignore task-definition changes). Deregistering it would leave the
+            # source pool, and a rollback to the previous release, on an INACTIVE revision: keep old revisions
+            # registered. They hold no data and cost nothing; destroy leaves them (docs/app.md says how to clear).
+            skip_destroy=True,
             opts=child,
         )
 

@@ -95,21 +95,26 @@ def read_secrets(access: AppAccess) -> list[dict[str, Any]]:
 
 
 def app_data(access: AppAccess) -> list[dict[str, Any]]:
-    """What the running application itself uses: its parameters, static content, its log bucket."""
+    """What the running application itself uses: its parameters, its database secret, static content, its log bucket.
+
+    The secret rotates every 30 days (data layer), and a value injected at task start goes stale with it: the app
+    re-reads the secret (its ARN is the ``db/secret-arn`` parameter under its path) when a connection is refused.
+    """
     return [
         iam.allow(
             ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
             access.path_arns(),
             sid="ReadAppParameters",
         ),
+        iam.allow(["secretsmanager:GetSecretValue"], access.secret_arn, sid="RereadDatabaseSecret"),
         iam.allow(["s3:ListBucket"], access.static_bucket_arn, sid="ListStaticContent"),
         iam.allow(["s3:GetObject"], pulumi.Output.concat(access.static_bucket_arn, "/*"), sid="ReadStaticContent"),
         iam.allow(["s3:PutObject"], pulumi.Output.concat(access.app_logs_bucket_arn, "/*"), sid="WriteApplicationLogs"),
         iam.allow(
             ["kms:Decrypt", "kms:GenerateDataKey"],
             access.data_key_arn,
-            sid="UseDataKeyForS3AndParameters",
-            Condition=access.via("s3", "ssm"),
+            sid="UseDataKeyThroughServices",
+            Condition=access.via("s3", "ssm", "secretsmanager"),
         ),
     ]
 
