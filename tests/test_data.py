@@ -423,6 +423,7 @@ def test_exports_exactly_the_contract_and_reads_only_declared_network_outputs(en
         ),
         ({"appLogsBucketPrefix": "Payments_Logs"}, "appLogsBucketPrefix", "lowercase"),
         ({"backupPlanRetentionDays": 14}, "backupPlanRetentionDays", "between 30 and 35"),
+        ({"backupPlanRetentionDays": 35}, "backupRetentionDays", "differs from backupPlanRetentionDays 35"),
         ({"minCapacity": 0}, "minCapacity", None),  # allowed on 3.10 (auto-pause): no error
         ({"minCapacity": 0, "auroraEngineVersion": "8.0.mysql_aurora.3.05.2"}, "minCapacity", "3.08 or later"),
         ({"auroraEngineVersion": "5.7.mysql_aurora.2.11.2"}, "auroraEngineVersion", "Aurora MySQL 3"),

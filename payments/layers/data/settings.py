@@ -194,6 +194,15 @@ class DataSettings:
                 f"'{self.master_username}' is not allowed",
                 "use up to 16 letters, digits or '_', starting with a letter, not a reserved name such as admin",
             )
+        if self.backup_retention_days != self.backup_plan_retention_days:
+            # The backup plan's continuous rule takes over the database's automated backups and sets their retention
+            # to its own: two different values would show as drift on every refresh and mislead about recovery.
+            raise ConfigError(
+                f"{where}:backupRetentionDays",
+                f"{self.backup_retention_days} differs from backupPlanRetentionDays {self.backup_plan_retention_days}"
+                " (AWS Backup's continuous backup manages the database's retention)",
+                "set both to the same number of days (30-35)",
+            )
         if not _WINDOW.match(self.backup_window):
             raise ConfigError(
                 f"{where}:backupWindow", f"'{self.backup_window}' is not hh:mm-hh:mm", "write e.g. 03:00-04:00 (UTC)"
