@@ -41,7 +41,8 @@ def test_deploy_runs_each_layer_in_its_folder_after_its_upstreams(box: Sandbox) 
     assert set(up) == set(LAYERS)
     for layer, upstreams in LAYERS.items():
         assert up[layer]["cwd"] == str(box.root / layer)
-        assert up[layer]["argv"][:4] == ["up", "--yes", "--stack", f"organization/payments-{layer}/dev"]
+        # --refresh first: ignored properties (listener weights) are then sent as AWS holds them, not as state did
+        assert up[layer]["argv"][:5] == ["up", "--yes", "--refresh", "--stack", f"organization/payments-{layer}/dev"]
         assert "--non-interactive" in up[layer]["argv"]
         for upstream in upstreams:
             assert up[upstream]["end"] <= up[layer]["start"], f"{layer} started before {upstream} finished"
@@ -230,6 +231,7 @@ def test_preview_selects_stacks_and_changes_nothing(box: Sandbox) -> None:
     report = commands.preview("dev", box.root, console=QUIET, commit="c0ffee")
     assert [r.outcome for r in report.layers] == ["succeeded"] * 6
     assert len(box.commands("preview")) == 6 and not box.commands("up")
+    assert all(c["argv"][:2] == ["preview", "--refresh"] for c in box.commands("preview"))
     assert not (box.root / records.RECORDS_DIR).exists()
 
 

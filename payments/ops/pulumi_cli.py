@@ -176,13 +176,16 @@ class PulumiCli:
 
     def up(self, layer: str, stack: str, log: Path | None = None, skip_preview: bool = False) -> Result:
         # The preview runs first unless skipped: a program or provider error then stops before any change.
-        args = ["up", "--yes", "--stack", stack, "--suppress-progress"]
+        # --refresh: resources whose properties belong to the cutover (listener weights, service task definitions)
+        # have them in ignore_changes, and Pulumi then sends the value from state; refreshing first makes that the
+        # value AWS holds now, so an update for another reason never moves traffic back.
+        args = ["up", "--yes", "--refresh", "--stack", stack, "--suppress-progress"]
         if skip_preview:
             args.append("--skip-preview")
         return self._run(layer, args, log)
 
     def preview(self, layer: str, stack: str, log: Path | None = None, diff: bool = False) -> Result:
-        args = ["preview", "--stack", stack, "--suppress-progress"]
+        args = ["preview", "--refresh", "--stack", stack, "--suppress-progress"]  # diff against AWS, as `up` will
         if diff:
             args.append("--diff")
         return self._run(layer, args, log)
