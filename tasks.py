@@ -6,6 +6,7 @@ the `payments` package so it is tested without invoke.
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -73,7 +74,7 @@ def test(c: Context, k: str | None = None, fast: bool = True) -> None:
         args += ["-n", "2"]
     if k:
         args += ["-k", k]
-    c.run(" ".join(args), pty=False)
+    c.run(shlex.join(args), pty=False)
 
 
 # --- real deploys (Pulumi CLI) ---------------------------------------------------
@@ -136,9 +137,11 @@ def outputs(c: Context, env: str = "dev", layers: str | None = None) -> None:
 
 @task(help={"runs": "repetitions of each measurement (the best is reported)"})
 @user_errors
-def bench(c: Context, runs: int = 1) -> None:
-    """Benchmark the offline plan (dev, prod) and the deploy orchestration against the stand-in CLI."""
-    c.run(f"{sys.executable} {ROOT / 'benchmarks' / 'orchestration.py'} --runs {runs}", pty=False)
+def bench(c: Context, runs: str = "1") -> None:
+    """Benchmark the offline plan (every environment) and the deploy orchestration against the stand-in CLI."""
+    if not runs.isdigit() or int(runs) < 1:
+        raise Exit(f"error: --runs '{runs}' is not a whole number >= 1. Fix: use e.g. --runs 3", code=1)
+    c.run(shlex.join([sys.executable, str(ROOT / "benchmarks" / "orchestration.py"), "--runs", runs]), pty=False)
 
 
 # --- promotion and status ------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Run by `invoke bench` (not by the test suite). Prints:
 
-(a) wall time of the offline plan of all layers, dev and prod (payments.plan.engine.plan_environment);
+(a) wall time of the offline plan of all layers, for every environment file: `invoke plan --env E --quiet` as a
+    user runs it (a fresh process: start-up, imports, plan, guardrails, printing), and in-process
+    (payments.plan.engine.plan_environment after imports are warm) with the per-layer split;
 (b) the deploy orchestration's wall time against the sum of the layer times and the critical path, with the
     stand-in CLI sleeping per layer in proportion to typical real `pulumi up` durations of a first deploy:
     network 3 min, data 12 min (Aurora cluster + instance), edge 4 min (ALB, ACM validation, WAF),
@@ -14,6 +16,7 @@ Run by `invoke bench` (not by the test suite). Prints:
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,31 +44,37 @@ def critical_path(seconds: dict[str, float]) -> tuple[float, list[str]]:
 
 
 def bench_plan(runs: int) -> None:
-    """Plan every layer in graph order (as plan_environment does), timing each; stop at a layer that fails."""
-    from payments.core.environment import load_environment
-    from payments.plan.engine import plan_layer
+    """`invoke plan` end to end in a fresh process, then plan_environment in-process with per-layer times."""
+    from payments.core.environment import known_environments
+    from payments.plan.engine import plan_environment
 
-    for env_name in ("dev", "prod"):
-        env = load_environment(env_name)
-        best: dict[str, float] = {}
-        resources, failure = 0, ""
+    invoke = Path(sys.executable).parent / "invoke"
+    for env_name in known_environments():
+        cli: list[float] = []
         for _ in range(runs):
-            planned: dict = {}
-            resources = 0
+            t0 = time.perf_counter()
+            subprocess.run([str(invoke), "plan", "--env", env_name, "--quiet"], cwd=ROOT, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cli.append(time.perf_counter() - t0)
+        walls: list[float] = []
+        per_layer: dict[str, float] = {}
+        resources = 0
+        for _ in range(runs):
+            marks: dict[str, float] = {}
+
+            def progress(layer: str, what: str, marks: dict[str, float] = marks) -> None:
+                marks[f"{layer}:{what}"] = time.perf_counter()
+
+            t0 = time.perf_counter()
+            plan = plan_environment(env_name, progress=progress)
+            walls.append(time.perf_counter() - t0)
+            resources = sum(len(lp.resources) for lp in plan.layers)
             for layer in LAYERS:
-                t0 = time.perf_counter()
-                try:
-                    planned[layer] = plan_layer(layer, env, {up: planned[up] for up in LAYERS[layer]})
-                except Exception as exc:  # a layer still being written: report it, keep the rest
-                    failure = f"{layer}: {str(exc).splitlines()[0][:140]}"
-                    break
-                best[layer] = min(best.get(layer, 1e9), time.perf_counter() - t0)
-                resources += len(planned[layer].resources)
-        per_layer = ", ".join(f"{layer} {t:.2f}s" for layer, t in best.items())
-        print(f"(a) plan {env_name}: {sum(best.values()):.2f}s for {len(best)} layers, {resources} resources "
-              f"(best of {runs}; {per_layer})")
-        if failure:
-            print(f"    not planned: {failure}")
+                took = marks[f"{layer}:done"] - marks[f"{layer}:planning"]
+                per_layer[layer] = min(per_layer.get(layer, took), took)
+        split = ", ".join(f"{layer} {t:.2f}s" for layer, t in per_layer.items())
+        print(f"(a) plan {env_name}: `invoke plan --quiet` {min(cli):.2f}s wall; in-process {min(walls):.2f}s "
+              f"for {len(LAYERS)} layers, {resources} resources (best of {runs}; {split})")
 
 
 def bench_deploy(runs: int, workers: int) -> None:
