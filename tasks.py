@@ -162,14 +162,16 @@ def promote(c: Context, from_: str = "dev", to: str = "prod", layers: str | None
     commands.promote(from_, to, ROOT, layers, dry_run=dry_run)
 
 
-@task(help={"env": "environment to show (default: dev and prod)"})
+@task(help={"env": "environment to show (default: every environment)",
+            "live": "also read the phase the cutover last recorded (Pulumi CLI and AWS credentials needed)"})
 @user_errors
-def status(c: Context, env: str | None = None) -> None:
+def status(c: Context, env: str | None = None, live: bool = False) -> None:
     """Show each layer's last deploy (when, commit, outcome, changed/skipped), provenance and migration phase."""
+    from payments.core.environment import known_environments
     from payments.ops import commands
 
-    for name in [env] if env else ["dev", "prod"]:
-        commands.status(name, ROOT)
+    for name in [env] if env else known_environments():
+        commands.status(name, ROOT, live=live)
 
 
 # --- cutover ---------------------------------------------------------------------

@@ -174,8 +174,27 @@ def test_status_shows_last_deploys_provenance_and_phase(tested: Sandbox) -> None
     wide = Console(record=True, width=250, file=open("/dev/null", "w"))  # noqa: SIM115
     wide.print(status.table(prod))
     text = wide.export_text()
-    assert "migration phase: parallel-run" in text and "dev @ c0ffee" in text
+    assert "migration phase tag: parallel-run" in text and "dev @ c0ffee" in text
     # a no-op redeploy shows up as skipped (unchanged)
     deploy(tested)
     dev = status.collect("dev", tested.root)
     assert {ls.last.outcome for ls in dev.layers if ls.last} == {"unchanged"}
+
+
+def test_status_live_reads_the_phase_the_cutover_recorded(box: Sandbox) -> None:
+    """--live: the parameter's name from the migration stack, its value from SSM (the emulator here)."""
+    import boto3
+    from moto import mock_aws
+
+    box.set_outputs({"migration": {"phaseParameterName": "/payments/dev/migration-phase"}})
+    with mock_aws():
+        before = status.collect("dev", box.root, live=True)
+        assert before.live_phase == "unknown (the migration layer is not deployed)"
+        deploy(box)
+        boto3.client("ssm", region_name="us-east-1").put_parameter(
+            Name="/payments/dev/migration-phase", Value="cutover-complete", Type="String")
+        after = status.collect("dev", box.root, live=True)
+    assert after.live_phase == "cutover-complete" and after.migration_phase == "parallel-run"
+    wide = Console(record=True, width=250, file=open("/dev/null", "w"))  # noqa: SIM115
+    wide.print(status.table(after))
+    assert "deployed phase (SSM): cutover-complete" in wide.export_text()

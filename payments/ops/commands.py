@@ -122,7 +122,7 @@ def promote(source: str, target: str, root: Path, layers: str | None = None, *, 
     return promotion
 
 
-def status(env: str, root: Path, *, console: Console = default_console) -> status_mod.EnvStatus:
-    result = status_mod.collect(env, root)
+def status(env: str, root: Path, *, live: bool = False, console: Console = default_console) -> status_mod.EnvStatus:
+    result = status_mod.collect(env, root, live=live)
     console.print(status_mod.table(result))
     return result

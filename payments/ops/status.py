@@ -1,4 +1,8 @@
-"""``invoke status``: each layer's last deploy, promotion provenance and the migration phase (offline)."""
+"""``invoke status``: each layer's last deploy, promotion provenance and the migration phase.
+
+Offline by default (deploy records, stack files, the environment file); ``--live`` also reads the phase the cutover
+last wrote to the deployed SSM parameter (Pulumi CLI for the parameter's name, then AWS).
+"""
 
 from __future__ import annotations
 
@@ -26,16 +30,35 @@ class LayerStatus:
 class EnvStatus:
     env: str
     production: bool
-    migration_phase: str
+    migration_phase: str  #: the MigrationPhase tag, from environments/<env>.yaml
     layers: list[LayerStatus]
+    live_phase: str | None = None  #: what the cutover last recorded in SSM (``--live`` only)
 
 
-def collect(env: str, root: Path) -> EnvStatus:
+def collect(env: str, root: Path, *, live: bool = False) -> EnvStatus:
     environment = load_environment(env)
     store = RecordStore(root)
     layers = [LayerStatus(name, store.last(env, name), store.latest(env, name), promote.provenance(name, env, root))
               for name in LAYERS]
-    return EnvStatus(env, environment.production, environment.settings.migration_phase.value, layers)
+    status = EnvStatus(env, environment.production, environment.settings.migration_phase.value, layers)
+    if live:
+        status.live_phase = deployed_phase(env, root, environment.settings.region)
+    return status
+
+
+def deployed_phase(env: str, root: Path, region: str) -> str:
+    """The phase parameter's current value, or why there is none (migration layer not deployed)."""
+    import boto3
+
+    from payments.cutover.runner import aws_errors, stack_outputs
+
+    outputs = stack_outputs(env, root)("migration")
+    name = (outputs or {}).get("phaseParameterName")
+    if not name:
+        return "unknown (the migration layer is not deployed)"
+    with aws_errors(f"reading {name}"):
+        value = boto3.client("ssm", region_name=region).get_parameter(Name=name)["Parameter"]["Value"]
+    return str(value)
 
 
 def _when(stamp: str) -> str:
@@ -54,7 +77,10 @@ def _what(record: DeployRecord) -> str:
 
 def table(status: EnvStatus) -> Table:
     kind = "production" if status.production else "non-production"
-    t = Table(title=f"{status.env} ({kind}) — migration phase: {status.migration_phase}", title_justify="left")
+    phase = f"migration phase tag: {status.migration_phase}"
+    if status.live_phase is not None:
+        phase += f"; deployed phase (SSM): {status.live_phase}"
+    t = Table(title=f"{status.env} ({kind}) — {phase}", title_justify="left")
     for column in ("layer", "last deploy (UTC)", "commit", "outcome", "what happened", "promoted from"):
         t.add_column(column, no_wrap=column not in ("what happened", "promoted from"))
     for ls in status.layers:
