@@ -4,6 +4,7 @@ and nothing changes (no CLI call, no state, no record, no report)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,13 +53,16 @@ def assert_refused(box: Sandbox, result: subprocess.CompletedProcess[str], expec
      "The config profile (no-such-profile) could not be found"),
     (["deploy", "--env", "dev"], {"PULUMI_CONFIG_PASSPHRASE": None},
      "neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set"),
+    (["deploy", "--env", "dev"], {"PULUMI_BACKEND_URL": "https://api.pulumi.com"},
+     "'organization' is the self-managed backends' placeholder"),
     (["deploy", "--env", "staging"], {}, "unknown environment 'staging'"),
     (["deploy", "--env", "dev", "--layers", "network,databse"], {}, "unknown layer 'databse'"),
     (["preview", "--env", "dev"], {"PULUMI_CONFIG_PASSPHRASE": None}, "PULUMI_CONFIG_PASSPHRASE"),
     (["outputs", "--env", "dev"], {"PATH": "/usr/bin:/bin"}, "is not on PATH"),
     (["destroy", "--env", "prod"], {}, "'prod' is a production environment: destroy needs --confirm prod"),
     (["destroy", "--env", "dev"], {}, "Fix: re-run with --confirm dev"),
-], ids=["no-cli", "no-credentials", "unknown-profile", "no-passphrase", "unknown-env", "unknown-layer",
+], ids=["no-cli", "no-credentials", "unknown-profile", "no-passphrase", "cloud-backend-placeholder-org", "unknown-env",
+        "unknown-layer",
         "preview-no-passphrase", "outputs-no-cli", "destroy-prod", "destroy-dev"])
 def test_bad_input_is_one_line_and_changes_nothing(box: Sandbox, args: list[str], env: dict[str, str | None],
                                                    expected: str) -> None:
@@ -101,3 +105,22 @@ def test_the_stand_in_rejects_flags_the_real_cli_lacks(box: Sandbox) -> None:
         result = subprocess.run([exe, *argv], cwd=cwd, capture_output=True, text=True,
                                 env={**os.environ, "PULUMI_BACKEND_URL": f"file://{box.root}"})
         assert result.returncode == 255 and message in result.stderr, (argv, result.stderr)
+
+
+def test_pulumi_cloud_needs_a_login_and_a_real_organization(box: Sandbox, tmp_path: Path) -> None:
+    """Checked before any CLI call: a Pulumi Cloud backend needs a token (env or `pulumi login`), and a
+    self-managed one only knows the organization 'organization'."""
+    from payments.core.errors import UserError
+    from payments.ops.pulumi_cli import check_backend
+
+    cloud, home = "https://api.pulumi.com", tmp_path / "pulumi-home"
+    with pytest.raises(UserError, match=re.escape("not logged in to https://api.pulumi.com. Fix: run `pulumi login")):
+        check_backend(cloud, "acme", {"PULUMI_HOME": str(home)})
+    check_backend(cloud, "acme", {"PULUMI_HOME": str(home), "PULUMI_ACCESS_TOKEN": "pul-test-only"})
+    home.mkdir()
+    (home / "credentials.json").write_text('{"current": "https://api.pulumi.com", '
+                                           '"accessTokens": {"https://api.pulumi.com": "pul-test-only"}}')
+    check_backend(cloud + "/", "acme", {"PULUMI_HOME": str(home)})
+    with pytest.raises(UserError, match=r"organization 'acme' .* self-managed"):
+        check_backend("file:///tmp/state", "acme", {})
+    check_backend("s3://team-state", "organization", {})

@@ -243,6 +243,7 @@ class Orchestrator:
     def preflight(self, credentials: bool = True) -> None:
         """Everything that can fail before a change: CLI, passphrase, credentials (env/layers: in __init__/run)."""
         pulumi_cli.check_cli(self.cli.executable)
+        pulumi_cli.check_backend(self.cli.backend, self.environment.settings.organization, self.cli.environ)
         pulumi_cli.check_passphrase(self.cli.backend, self.cli.environ)
         if credentials:
             pulumi_cli.check_credentials()

@@ -80,6 +80,33 @@ def check_passphrase(url: str, environ: Mapping[str, str] | None = None) -> None
         )
 
 
+def check_backend(url: str, organization: str, environ: Mapping[str, str] | None = None) -> None:
+    """The stack names' organization fits the backend, and a Pulumi Cloud backend has a login."""
+    environ = os.environ if environ is None else environ
+    if is_diy(url):
+        if organization != "organization":
+            raise UserError(
+                f"organization '{organization}' (environments/<env>.yaml) needs Pulumi Cloud, but the backend "
+                f"{url.split('://')[0]}:// is self-managed, where every stack lives under 'organization'. Fix: set "
+                "organization: organization, or PULUMI_BACKEND_URL to your Pulumi Cloud URL"
+            )
+        return
+    if organization == "organization":
+        raise UserError(
+            f"the backend {url} is Pulumi Cloud, and 'organization' is the self-managed backends' placeholder. "
+            "Fix: set organization in environments/<env>.yaml to your Pulumi Cloud organization"
+        )
+    if environ.get("PULUMI_ACCESS_TOKEN"):
+        return
+    home = Path(environ.get("PULUMI_HOME") or Path.home() / ".pulumi")
+    try:  # only which backends hold a token is read here, never the token
+        logged_in = json.loads((home / "credentials.json").read_text()).get("accessTokens", {})
+    except (OSError, ValueError):
+        logged_in = {}
+    if url.rstrip("/") not in {str(k).rstrip("/") for k in logged_in}:
+        raise UserError(f"not logged in to {url}. Fix: run `pulumi login {url}` or export PULUMI_ACCESS_TOKEN")
+
+
 def check_credentials() -> None:
     """Fail when boto3 finds no AWS credentials; offline: the EC2 metadata lookup is skipped."""
     import boto3
