@@ -15,7 +15,7 @@ env, n, opts, account = layer.env, layer.namer, layer.opts, layer.account_id
 network = layer.upstream("network")
 buckets = {
     key: cfg.bucket_name(key, n, account, layer.project)
-    for key in ("appLogsBucketPrefix", "staticBucketPrefix", "configArchiveBucketPrefix")
+    for key in ("appLogsBucketPrefix", "staticBucketPrefix", "configArchiveBucketPrefix", "accessLogsBucketPrefix")
 }
 
 key = Key(
@@ -51,6 +51,8 @@ storage = Storage(
         config_archive_bucket=buckets["configArchiveBucketPrefix"],
         kms_key_arn=key.arn,
         app_logs_expire_days=cfg.app_logs_expire_days,
+        access_logs_bucket=buckets["accessLogsBucketPrefix"],
+        account_id=account,
     ),
     opts=opts,
 )

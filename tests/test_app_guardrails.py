@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from payments.guardrails.engine import RULES, Resource, evaluate, load_rules
+from payments.guardrails.engine import RULES, Resource, Severity, evaluate, load_rules
 from tests.support import plan
 
 load_rules()
@@ -16,6 +16,10 @@ SERVICE = "aws:ecs/service:Service"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 POLICY = "aws:iam/rolePolicy:RolePolicy"
+ROLE = "aws:iam/role:Role"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ASG = "aws:autoscaling/group:Group"
+MANAGED = "arn:aws:iam::aws:policy/"
 EC2 = {"edge": {"computeMode": "ec2"}, "app": {"computeMode": "ec2"}}
 
 
@@ -58,6 +62,12 @@ LT_OK = {
     "tagSpecifications": TAGS_SPEC,
 }
 ARN = "arn:aws:s3:::bucket/*"
+ASG_OK = {"vpcZoneIdentifiers": ["subnet-a", "subnet-b"], "minSize": 2, "targetGroupArns": ["arn:tg"],
+          "healthCheckType": "ELB"}
+
+
+def inline(*statements: dict) -> dict:
+    return {"inlinePolicies": [{"name": "task", **policy(*statements)}]}
 
 CASES = [
     (
@@ -79,6 +89,32 @@ CASES = [
         "iam-no-wildcard-resource",
         res(POLICY, policy({"Effect": "Allow", "NotAction": "iam:*", "Resource": ARN})),
         res(POLICY, policy({"Effect": "Allow", "Action": ["ssmmessages:OpenDataChannel"], "Resource": "*"})),
+    ),
+    # DescribeAlarms returns composite alarms only when scoped to "*" (AWS-documented); other alarm actions never
+    (
+        "iam-no-wildcard-resource",
+        res(POLICY, policy({"Effect": "Allow", "Action": ["cloudwatch:SetAlarmState"], "Resource": "*"})),
+        res(POLICY, policy({"Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"], "Resource": "*"})),
+    ),
+    (
+        "iam-no-wildcard-resource",
+        res(ROLE, inline({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"})),
+        res(ROLE, inline({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ARN})),
+    ),
+    (
+        "iam-no-wildcard-resource",
+        res(ROLE, {"managedPolicyArns": [f"{MANAGED}AdministratorAccess"]}),
+        res(ROLE, {"managedPolicyArns": [f"{MANAGED}service-role/AmazonECSTaskExecutionRolePolicy"]}),
+    ),
+    (
+        "iam-no-wildcard-resource",
+        res(ATTACHMENT, {"role": "app-dev", "policyArn": f"{MANAGED}PowerUserAccess"}),
+        res(ATTACHMENT, {"role": "app-dev", "policyArn": f"{MANAGED}service-role/AWSBackupServiceRolePolicyForBackup"}),
+    ),
+    (
+        "iam-no-wildcard-resource",
+        res("aws:iam/groupPolicyAttachment:GroupPolicyAttachment", {"policyArn": f"{MANAGED}IAMFullAccess"}),
+        res("aws:iam/groupPolicyAttachment:GroupPolicyAttachment", {"policyArn": f"{MANAGED}ReadOnlyAccess"}),
     ),
     (
         "no-public-ip-on-compute",
@@ -131,8 +167,18 @@ CASES = [
     ),
     (
         "asg-elb-health-checks",
-        res("aws:autoscaling/group:Group", {"targetGroupArns": ["arn:tg"], "healthCheckType": "EC2"}),
-        res("aws:autoscaling/group:Group", {"targetGroupArns": ["arn:tg"], "healthCheckType": "ELB"}),
+        res(ASG, {"targetGroupArns": ["arn:tg"], "healthCheckType": "EC2"}),
+        res(ASG, {"targetGroupArns": ["arn:tg"], "healthCheckType": "ELB"}),
+    ),
+    (
+        "asg-az-spread-prod",
+        res(ASG, {**ASG_OK, "vpcZoneIdentifiers": ["subnet-a"]}, production=True),
+        res(ASG, ASG_OK, production=True),
+    ),
+    (
+        "asg-az-spread-prod",
+        res(ASG, {**ASG_OK, "minSize": 1}, production=True),
+        res(ASG, {**ASG_OK, "minSize": 1, "vpcZoneIdentifiers": ["subnet-a"]}),  # dev favours cost
     ),
 ]
 
@@ -146,6 +192,18 @@ def test_app_rule_fires_on_a_breaking_resource(rule_id: str, bad: Resource, good
 def test_every_app_rule_is_tested() -> None:
     app_rules = {r.id for r in RULES.values() if r.check and r.check.__module__.endswith("rules_app")}
     assert app_rules == {c[0] for c in CASES}
+
+
+def test_a_group_behind_a_load_balancer_without_elb_health_checks_blocks_the_plan() -> None:
+    assert RULES["asg-elb-health-checks"].severity is Severity.MANDATORY
+    bad = res(ASG, {**ASG_OK, "healthCheckType": "EC2"})
+    assert [f.severity for f in evaluate([bad], [RULES["asg-elb-health-checks"]])] == ["mandatory"]
+
+
+def test_inline_policy_findings_name_the_policy() -> None:
+    (message,) = messages(res(ROLE, inline({"Sid": "Logs", "Effect": "Allow", "Action": "logs:*", "Resource": ARN})),
+                          "iam-no-wildcard-resource")
+    assert message.startswith("inline policy 'task': Logs:")
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

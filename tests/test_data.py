@@ -264,12 +264,13 @@ def test_layer_key_rotates_and_its_alias_follows_the_convention() -> None:
     assert key.inputs["enableKeyRotation"] is True
     assert one(lp, ALIAS).inputs["name"] == "alias/data-prod"
     policy = json.loads(key.inputs["policy"])
-    admin, grants = policy["Statement"]
-    assert admin["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    admin, use, grants = policy["Statement"]
+    assert admin["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"} and "kms:Decrypt" not in admin["Action"]
+    assert use["Condition"]["StringEquals"]["kms:CallerAccount"] == "123456789012"
     assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
-    assert set(grants["Condition"]["StringEquals"]["kms:ViaService"]) == {
-        f"{s}.us-east-1.amazonaws.com" for s in ("rds", "secretsmanager", "s3", "ssm", "backup")
-    }
+    services = {f"{s}.us-east-1.amazonaws.com" for s in ("rds", "secretsmanager", "s3", "ssm", "backup", "dms")}
+    assert set(use["Condition"]["StringEquals"]["kms:ViaService"]) == services
+    assert set(grants["Condition"]["StringEquals"]["kms:ViaService"]) == services
     assert "*" not in json.dumps([s.get("Principal") for s in policy["Statement"]])
 
 
@@ -280,10 +281,14 @@ def _companions(lp: LayerPlan, bucket_id: str, kind: str):
     return [r for r in lp.resources if r.type == f"aws:s3/{kind}" and r.inputs.get("bucket") == bucket_id]
 
 
+ACCESS_LOGS = "payments-s3-access-logs-{env}-123456789012"
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+
+
 @pytest.mark.parametrize("env", ENVS)
 def test_buckets_are_private_versioned_tls_only_and_kms_encrypted(env: str) -> None:
     lp = data(env)
-    buckets = {b.inputs["bucket"]: b for b in of_type(lp, BUCKET)}
+    buckets = {b.inputs["bucket"]: b for b in of_type(lp, BUCKET) if b.inputs["bucket"] != ACCESS_LOGS.format(env=env)}
     assert set(buckets) == {
         f"payments-app-logs-{env}-123456789012",
         f"payments-static-{env}-123456789012",
@@ -314,6 +319,57 @@ def test_buckets_are_private_versioned_tls_only_and_kms_encrypted(env: str) -> N
         (policy,) = _companions(lp, bucket.id, "bucketPolicy:BucketPolicy")
         deny = json.loads(policy.inputs["policy"])["Statement"][0]
         assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_data_bucket_writes_s3_access_logs_to_the_access_log_bucket(env: str) -> None:
+    lp = data(env)
+    target = ACCESS_LOGS.format(env=env)
+    sources = {b.id for b in of_type(lp, BUCKET) if b.id != target}
+    logging = {r.inputs["bucket"]: r.inputs for r in of_type(lp, LOGGING)}
+    assert set(logging) == sources and len(sources) == 3
+    prefixes = [config["targetPrefix"] for config in logging.values()]
+    assert len(set(prefixes)) == 3 and all(p.endswith("/") for p in prefixes)
+    for config in logging.values():
+        assert config["targetBucket"] == target
+        assert config["targetObjectKeyFormat"] == {"partitionedPrefix": {"partitionDateSource": "EventTime"}}
+    # the access-log bucket is a destination only: it does not log its own access
+    assert target not in logging
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_access_log_bucket_is_protected_like_the_others_but_sse_s3(env: str) -> None:
+    """S3 delivers server access logs only to SSE-S3 (AES256) default encryption, not SSE-KMS."""
+    lp = data(env)
+    target = ACCESS_LOGS.format(env=env)
+    (bucket,) = [b for b in of_type(lp, BUCKET) if b.inputs["bucket"] == target]
+    assert len(target) <= 63 and bucket.inputs["forceDestroy"] is True
+    (versioning,) = _companions(lp, bucket.id, "bucketVersioning:BucketVersioning")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    (block,) = _companions(lp, bucket.id, "bucketPublicAccessBlock:BucketPublicAccessBlock")
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    assert all(block.inputs[f] is True for f in flags)
+    (owner,) = _companions(lp, bucket.id, "bucketOwnershipControls:BucketOwnershipControls")
+    assert owner.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+    sse_kind = "bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    (sse,) = _companions(lp, bucket.id, sse_kind)
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+    (lc,) = _companions(lp, bucket.id, "bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    assert lc.inputs["rules"][0]["expiration"]["days"] >= 365
+    (policy,) = _companions(lp, bucket.id, "bucketPolicy:BucketPolicy")
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    deny = statements[0]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # one grant per source bucket: the logging service, PutObject only, under that bucket's prefix, from that bucket
+    logging = {r.inputs["bucket"]: r.inputs["targetPrefix"] for r in of_type(lp, LOGGING)}
+    grants = statements[1:]
+    assert len(grants) == len(logging) == 3
+    for grant in grants:
+        assert grant["Effect"] == "Allow" and grant["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+        assert grant["Action"] == "s3:PutObject"
+        source = grant["Condition"]["ArnLike"]["aws:SourceArn"].removeprefix("arn:aws:s3:::")
+        assert grant["Resource"] == f"arn:aws:s3:::{target}/{logging[source]}*"
+        assert grant["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
 
 
 def test_log_bucket_lifecycle_moves_to_ia_then_glacier_and_keeps_a_year() -> None:

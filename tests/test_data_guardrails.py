@@ -14,6 +14,8 @@ from tests.support import plan
 TAGS = {"Environment": "dev", "CostCenter": "payments-platform", "MigrationPhase": "parallel-run"}
 KEY = "arn:aws:kms:us-east-1:123456789012:key/k"
 BUCKET_ID = "payments-static-dev-123456789012"
+LOG_BUCKET_ID = "payments-s3-access-logs-dev-123456789012"
+ALB_LOGS_ID = "alb-logs-dev-123456789012"
 
 
 def findings(resources: Resource | list[Resource], rule_id: str) -> list[str]:
@@ -33,6 +35,7 @@ def cluster(**inputs: Any) -> Resource:
         "kmsKeyId": KEY,
         "backupRetentionPeriod": 30,
         "manageMasterUserPassword": True,
+        "masterUserSecretKmsKeyId": KEY,
         "enabledCloudwatchLogsExports": ["audit", "error", "slowquery"],
         "dbClusterParameterGroupName": "pg-dev",
         "skipFinalSnapshot": False,
@@ -49,6 +52,7 @@ def instance(**inputs: Any) -> Resource:
         "kmsKeyId": KEY,
         "backupRetentionPeriod": 30,
         "manageMasterUserPassword": True,
+        "masterUserSecretKmsKeyId": KEY,
         "enabledCloudwatchLogsExports": ["audit", "error", "slowquery"],
         "parameterGroupName": "pg-dev",
         "multiAz": True,
@@ -58,12 +62,12 @@ def instance(**inputs: Any) -> Resource:
     return res(rd.INSTANCE, {**good, **inputs}, name="db", id="payments-db-dev", production=production)
 
 
-def member(az: str, **kw: Any) -> Resource:
+def member(az: str, production: bool = False, **inputs: Any) -> Resource:
     return res(
         rd.CLUSTER_INSTANCE,
-        {"clusterIdentifier": "payments-db-dev", "availabilityZone": az, "publiclyAccessible": False},
+        {"clusterIdentifier": "payments-db-dev", "availabilityZone": az, "publiclyAccessible": False, **inputs},
         name=f"db-{az}",
-        **kw,
+        production=production,
     )
 
 
@@ -87,10 +91,29 @@ def selection(*arns: str) -> Resource:
     return res(rd.SELECTION, {"name": "sel-dev", "resources": list(arns)}, name="selection")
 
 
+def sse(algorithm: str, key: str | None = None, bucket: str = BUCKET_ID) -> Resource:
+    by_default = {"sseAlgorithm": algorithm, **({"kmsMasterKeyId": key} if key else {})}
+    return res(rd.ENCRYPTION, {"bucket": bucket, "rules": [{"applyServerSideEncryptionByDefault": by_default}]})
+
+
+def logging(bucket: str = BUCKET_ID, target: str = LOG_BUCKET_ID) -> Resource:
+    return res(rd.BUCKET_LOGGING, {"bucket": bucket, "targetBucket": target, "targetPrefix": "static/"}, name="log")
+
+
+def log_bucket(bucket_id: str = LOG_BUCKET_ID, algorithm: str = "AES256") -> list[Resource]:
+    """A log bucket (no access logging of its own) with the given default encryption."""
+    return [res(rd.BUCKET, {"bucket": bucket_id}, name="logs", id=bucket_id), sse(algorithm, bucket=bucket_id)]
+
+
+def alb(bucket_id: str = ALB_LOGS_ID) -> Resource:
+    return res(rd.LOAD_BALANCER, {"name": "alb-dev", "accessLogs": {"bucket": bucket_id, "enabled": True}}, name="alb")
+
+
 def bucket_set(**override: Resource | None) -> list[Resource]:
     """A bucket with every companion resource correct, minus/with what `override` says."""
     parts: dict[str, Resource | None] = {
         "bucket": res(rd.BUCKET, {"bucket": BUCKET_ID}, name="b", id=BUCKET_ID),
+        "logging": logging(),
         "versioning": res(rd.VERSIONING, {"bucket": BUCKET_ID, "versioningConfiguration": {"status": "Enabled"}}),
         "block": res(rd.PUBLIC_ACCESS, {"bucket": BUCKET_ID, **{f: True for f in rd.PUBLIC_ACCESS_FLAGS}}),
         "policy": res(
@@ -142,6 +165,14 @@ CASES: list[tuple[str, Any, Any]] = [
     ("db-backup-retention", instance(backupRetentionPeriod=0), instance()),
     ("db-managed-credentials", cluster(masterPassword="hunter2", manageMasterUserPassword=None), cluster()),
     ("db-managed-credentials", instance(manageMasterUserPassword=False), instance()),
+    ("db-secret-cmk", cluster(masterUserSecretKmsKeyId=None), cluster()),
+    (
+        "db-secret-cmk",
+        instance(masterUserSecretKmsKeyId=""),
+        instance(manageMasterUserPassword=False, masterUserSecretKmsKeyId=None),  # no managed secret to encrypt
+    ),
+    ("db-auto-minor-upgrade", instance(autoMinorVersionUpgrade=False), instance(autoMinorVersionUpgrade=True)),
+    ("db-auto-minor-upgrade", member("us-east-1a", autoMinorVersionUpgrade=False), member("us-east-1a")),
     ("db-logs-exported", cluster(enabledCloudwatchLogsExports=["error"]), cluster()),
     ("db-final-snapshot-prod", cluster(production=True, skipFinalSnapshot=True), cluster(production=True)),
     ("secret-rotation-30d", rotation(automaticallyAfterDays=45), rotation(automaticallyAfterDays=30.0)),
@@ -188,6 +219,26 @@ CASES: list[tuple[str, Any, Any]] = [
         ),
         bucket_set(),
     ),
+    # SSE-S3 on a bucket that holds data; SSE-S3 on the S3 access-log target is what S3 requires
+    ("s3-encrypted", bucket_set(sse=sse("AES256")), bucket_set() + log_bucket()),
+    # the AWS-managed aws/s3 key; SSE-S3 on the ALB's access-log bucket is what ELB requires
+    (
+        "s3-encrypted",
+        bucket_set(sse=sse("aws:kms", "arn:aws:kms:us-east-1:123456789012:alias/aws/s3")),
+        bucket_set() + log_bucket(ALB_LOGS_ID) + [alb()],
+    ),
+    # a log bucket nothing delivers to is an ordinary bucket: SSE-S3 is refused
+    ("s3-encrypted", bucket_set(logging=None) + log_bucket(), bucket_set() + log_bucket()),
+    # nor does logging to itself make a bucket a log destination
+    ("s3-encrypted", bucket_set(sse=sse("AES256"), logging=logging(target=BUCKET_ID)), bucket_set()),
+    ("s3-access-logging", bucket_set(logging=None), bucket_set()),
+    ("s3-access-logging", bucket_set(logging=logging(target=BUCKET_ID)), bucket_set() + log_bucket()),
+    # log destinations are exempt with a written reason: the S3 log target and the ALB's log bucket
+    (
+        "s3-access-logging",
+        bucket_set(logging=logging(bucket="other-bucket")),
+        bucket_set() + log_bucket(ALB_LOGS_ID) + [alb()],
+    ),
     ("backup-vault-cmk", res(rd.VAULT, {"name": "v-dev"}), res(rd.VAULT, {"name": "v-dev", "kmsKeyArn": KEY})),
     (
         "backup-retention-30d",
@@ -229,11 +280,18 @@ def test_every_data_rule_has_a_breaking_case() -> None:
 def test_stack_rules_tolerate_unknown_ids_of_a_real_preview() -> None:
     """Under CrossGuard ids are unknown: the rules fall back to counting, not to false alarms."""
     unknown = [Resource(r.type, r.name, r.inputs, r.default_tags, r.production, r.suffix) for r in bucket_set()]
-    for rid in ("s3-versioning-enabled", "s3-public-access-blocked", "s3-tls-only", "s3-encrypted"):
+    s3_rules = ("s3-versioning-enabled", "s3-public-access-blocked", "s3-tls-only", "s3-encrypted", "s3-access-logging")
+    for rid in s3_rules:
         assert findings(unknown, rid) == []
     db = Resource(rd.CLUSTER, "db", cluster().inputs, TAGS, False, "dev")
     assert findings([db, selection("arn:unknown")], "db-in-backup-plan") == []
     assert findings([db], "db-in-backup-plan")
+
+
+def test_log_destinations_name_their_reason() -> None:
+    destinations = rd.log_destinations([alb(), logging()])
+    assert destinations == {ALB_LOGS_ID: rd.ALB_LOG_DESTINATION, LOG_BUCKET_ID: rd.S3_LOG_DESTINATION}
+    assert all(len(reason) > 40 for reason in destinations.values())
 
 
 def test_rds_engine_family_is_not_mistaken_for_a_name() -> None:

@@ -12,6 +12,7 @@ load_rules()
 TAGS = {"Environment": "dev", "CostCenter": "payments-platform", "MigrationPhase": "parallel-run"}
 LISTENER = "aws:lb/listener:Listener"
 LB = "aws:lb/loadBalancer:LoadBalancer"
+CERTIFICATE = "aws:lb/listenerCertificate:ListenerCertificate"
 ALB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/alb-dev/0123456789abcdef"
 ACL_ARN = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/waf-alb-dev/11111111-2222"
 
@@ -49,6 +50,17 @@ CASES = [
     ("listener-tls12", res(LISTENER, {**HTTPS, "sslPolicy": "ELBSecurityPolicy-2016-08"}), res(LISTENER, HTTPS)),
     ("listener-tls12", res(LISTENER, {**HTTPS, "sslPolicy": None}), res(LISTENER, REDIRECT)),
     ("listener-tls12", res(LISTENER, {**HTTPS, "certificateArn": None}), res(LISTENER, HTTPS)),
+    # an IAM server certificate (uploaded by hand, renewed by nobody) instead of ACM
+    (
+        "listener-tls12",
+        res(LISTENER, {**HTTPS, "certificateArn": "arn:aws:iam::123456789012:server-certificate/pay"}),
+        res(LISTENER, {**HTTPS, "certificateArn": "arn:aws-us-gov:acm:us-gov-west-1:123456789012:certificate/x"}),
+    ),
+    (
+        "listener-tls12",
+        res(CERTIFICATE, {"listenerArn": "arn:listener", "certificateArn": "arn:aws:iam::1:server-certificate/x"}),
+        res(CERTIFICATE, {"listenerArn": "arn:listener", "certificateArn": HTTPS["certificateArn"]}),
+    ),
     (
         "http-listener-redirects",
         res(LISTENER, {"protocol": "HTTP", "defaultActions": [{"type": "forward", "targetGroupArn": "arn:tg"}]}),

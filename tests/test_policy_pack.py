@@ -79,3 +79,26 @@ def test_stack_policy_reports_the_vpc_without_flow_logs() -> None:
     policy = by_name()["vpc-flow-logs"]
     policy._StackValidationPolicy__validate(StackValidationArgs([vpc]), lambda m, urn=None: violations.append((m, urn)))
     assert violations and violations[0][1] == "urn:vpc"
+
+
+def test_new_stack_rules_run_under_crossguard_where_ids_are_unknown() -> None:
+    """A preview knows names, not ids: the bucket without access logging is reported, its log target is exempt."""
+    def resource(type_: str, props: dict, name: str) -> PolicyResource:
+        return PolicyResource(type_, props, f"urn:{name}", name, opts(), provider(), None, [], {})
+
+    bucket = resource("aws:s3/bucket:Bucket", {"bucket": "payments-static-dev-1"}, "static")
+    target = resource("aws:s3/bucket:Bucket", {"bucket": "payments-s3-access-logs-dev-1"}, "access-logs")
+    logging = resource(
+        "aws:s3/bucketLogging:BucketLogging",
+        {"bucket": "payments-static-dev-1", "targetBucket": "payments-s3-access-logs-dev-1", "targetPrefix": "static/"},
+        "static-logging",
+    )
+    validate = by_name()["s3-access-logging"]._StackValidationPolicy__validate
+
+    def violations(*resources: PolicyResource) -> list[str | None]:
+        found: list[str | None] = []
+        validate(StackValidationArgs(list(resources)), lambda m, urn=None: found.append(urn))
+        return found
+
+    assert violations(bucket, target) == ["urn:static", "urn:access-logs"]
+    assert violations(bucket, target, logging) == []

@@ -1,8 +1,9 @@
-"""S3 buckets that meet PCI DSS: private, versioned, encrypted, TLS-only, with a lifecycle.
+"""S3 buckets that meet PCI DSS: private, versioned, encrypted, TLS-only, with a lifecycle and access logs.
 
 Uses the current pulumi-aws 7 shape: ``aws.s3.Bucket`` plus one resource per
 concern (versioning, encryption, public access block, ownership, policy,
-lifecycle); the inline arguments are deprecated.
+lifecycle, server access logging with ``BucketLogging``, which replaces the
+deprecated ``BucketLoggingV2``); the inline arguments are deprecated.
 """
 
 from __future__ import annotations
@@ -29,18 +30,35 @@ class Lifecycle:
 
 
 @dataclasses.dataclass
+class AccessLogs:
+    """Where a bucket's S3 server access logs go (PCI DSS 10.2.1)."""
+
+    #: the log bucket; its policy must let ``logging.s3.amazonaws.com`` write under `prefix`
+    #: (see :func:`access_log_delivery_statement`)
+    target: SecureBucket
+    #: key prefix of this source bucket's logs in the target, ending in "/"
+    prefix: str
+
+
+@dataclasses.dataclass
 class SecureBucketArgs:
     bucket_name: str
-    #: customer-managed key for SSE-KMS; None means SSE-S3 (AES256), which ALB access logs require
+    #: customer-managed key for SSE-KMS; None means SSE-S3 (AES256), the only default encryption that
+    #: log destinations accept (ALB access logs, S3 server access logs)
     kms_key_arn: pulumi.Input[str] | None
     lifecycle: Lifecycle = dataclasses.field(default_factory=Lifecycle)
     #: statements added to the TLS-only bucket policy (e.g. a log-delivery principal)
     policy_statements: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: server access logging into another bucket; None only for log destinations (the s3-access-logging guardrail)
+    access_logs: AccessLogs | None = None
     #: empty the bucket on destroy so the stack stays destroyable
     force_destroy: bool = True
 
 
 class SecureBucket(pulumi.ComponentResource):
+    name: pulumi.Output[str]  #: the bucket's physical name
+    arn: pulumi.Output[str]
+
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payments:s3:SecureBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -108,9 +126,46 @@ class SecureBucket(pulumi.ComponentResource):
             # S3 rejects some policies until the public access block is in place.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
         )
+        if args.access_logs is not None:
+            target = args.access_logs.target
+            s3.BucketLogging(
+                f"{name}-access-logging",
+                bucket=self.bucket.id,
+                target_bucket=target.name,
+                target_prefix=args.access_logs.prefix,
+                # Keys partitioned by account/region/bucket/date: queries (Athena) read one day, not the whole prefix.
+                target_object_key_format=s3.BucketLoggingTargetObjectKeyFormatArgs(
+                    partitioned_prefix=s3.BucketLoggingTargetObjectKeyFormatPartitionedPrefixArgs(
+                        partition_date_source="EventTime"
+                    )
+                ),
+                # Deliveries start once the target's policy admits the logging service.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[target.policy]),
+            )
         self.arn = self.bucket.arn
         self.name = self.bucket.bucket
         self.register_outputs({"arn": self.arn, "name": self.name})
+
+
+def access_log_delivery_statement(
+    sid: str, target_bucket: str, prefix: str, source_bucket: str, account_id: pulumi.Input[str]
+) -> dict[str, Any]:
+    """Bucket-policy statement letting S3 deliver `source_bucket`'s server access logs under `prefix`.
+
+    The shape AWS recommends (S3 User Guide, "Enabling Amazon S3 server access logging"): the logging
+    service principal, ``s3:PutObject`` only, tied to the source bucket and account (confused deputy).
+    """
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{target_bucket}/{prefix}*",
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{source_bucket}"},
+            "StringEquals": {"aws:SourceAccount": account_id},
+        },
+    }
 
 
 def _lifecycle_rule(lc: Lifecycle) -> s3.BucketLifecycleConfigurationRuleArgs:

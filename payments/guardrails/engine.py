@@ -9,15 +9,22 @@ message becomes a finding.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from payments.core.errors import UserError
+
 
 class Severity(enum.Enum):
     MANDATORY = "mandatory"  #: blocks `invoke plan` and `pulumi preview --policy-pack`
     ADVISORY = "advisory"  #: reported, does not block
+
+
+#: The `severity` of a finding a written suppression covers: reported with its reason, never blocking.
+SUPPRESSED = "suppressed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,14 +85,19 @@ class Rule:
 @dataclasses.dataclass(frozen=True)
 class Finding:
     rule: str
-    severity: str
+    severity: str  #: the rule's severity, or SUPPRESSED when a suppression covers the finding
     pci: str
     resource: str
     type: str
     message: str
+    #: the written reason of the suppression covering this finding ("" when none does)
+    suppressed: str = ""
 
     def as_dict(self) -> dict[str, str]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not self.suppressed:
+            del data["suppressed"]  # the plan's JSON keeps its documented shape for active findings
+        return data
 
 
 RULES: dict[str, Rule] = {}
@@ -122,14 +134,22 @@ def stack_rule(
 
 
 def missing_companions(
-    resources: list[Resource], owner: str, companion: str, link: str, ok: Callable[[Resource], bool], what: str
+    resources: list[Resource],
+    owner: str,
+    companion: str,
+    link: str,
+    ok: Callable[[Resource], bool],
+    what: str,
+    exempt: Callable[[Resource], str | None] | None = None,
 ) -> Iterator[tuple[str, str]]:
     """(owner name, message) for each `owner` resource no compliant `companion` points at through input `link`.
 
     E.g. every VPC needs a FlowLog whose `vpcId` is the VPC's id. During a real
     preview ids are often unknown; then enough compliant companions must exist.
+    `exempt` returns the written reason an owner needs no companion (None: it needs one);
+    exempt owners are neither checked nor counted.
     """
-    owners = [r for r in resources if r.type == owner]
+    owners = [r for r in resources if r.type == owner and (exempt is None or not exempt(r))]
     companions = [r for r in resources if r.type == companion and ok(r)]
     for o in owners:
         if o.id is not None and any(c.inputs.get(link) == o.id for c in companions):
@@ -148,24 +168,44 @@ def applies(r: Rule, resource_type: str) -> bool:
 def evaluate(
     resources: list[Resource], rules: Iterable[Rule] | None = None, suppressions: Mapping[str, str] | None = None
 ) -> list[Finding]:
-    """Run rules over a stack's resources. `suppressions` maps rule id -> written reason."""
+    """Run rules over a stack's resources. `suppressions` maps rule id -> written reason.
+
+    A suppressed rule still runs: its findings come back with severity SUPPRESSED and the
+    reason, so the plan shows a reviewer what was waived and why; they never block.
+    """
     load_rules()
-    suppressions = suppressions or {}
+    suppressions = check_suppressions(suppressions or {})
     findings: list[Finding] = []
     for r in rules if rules is not None else RULES.values():
-        if r.id in suppressions:
-            continue
+        reason = suppressions.get(r.id, "")
+        severity = SUPPRESSED if reason else r.severity.value
+        hits: list[tuple[str, str, str]] = []  # (resource name, type, message)
         if r.check is not None:
-            for res in resources:
-                if applies(r, res.type):
-                    findings.extend(
-                        Finding(r.id, r.severity.value, r.pci, res.name, res.type, msg) for msg in r.check(res)
-                    )
+            hits += [(res.name, res.type, msg) for res in resources if applies(r, res.type) for msg in r.check(res)]
         if r.stack_check is not None:
             by_name = {res.name: res.type for res in resources}
-            for name, msg in r.stack_check(resources):
-                findings.append(Finding(r.id, r.severity.value, r.pci, name, by_name.get(name, ""), msg))
+            hits += [(name, by_name.get(name, ""), msg) for name, msg in r.stack_check(resources)]
+        findings += [Finding(r.id, severity, r.pci, name, type_, msg, reason) for name, type_, msg in hits]
     return findings
+
+
+def check_suppressions(suppressions: Mapping[str, str]) -> dict[str, str]:
+    """`suppressions` with reasons stripped, or a one-line UserError for an unknown rule id or a blank reason."""
+    checked: dict[str, str] = {}
+    for rule_id, reason in suppressions.items():
+        if rule_id not in RULES:
+            close = difflib.get_close_matches(str(rule_id), RULES, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "rule ids are listed in docs/pci-dss.md"
+            raise UserError(
+                f"guardrail suppression '{rule_id}' names no rule. Fix: use an existing rule id ({hint})"
+            )
+        if not isinstance(reason, str) or not reason.strip():
+            raise UserError(
+                f"guardrail suppression of '{rule_id}' has no reason. "
+                "Fix: write why the rule does not apply to this stack, for the reviewer and the assessor"
+            )
+        checked[rule_id] = reason.strip()
+    return checked
 
 
 def load_rules() -> dict[str, Rule]:

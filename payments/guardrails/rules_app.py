@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,16 @@ POLICY_DOCUMENTS = {
     "aws:iam/userPolicy:UserPolicy": "policy",
     "aws:iam/groupPolicy:GroupPolicy": "policy",
 }
+ROLE = "aws:iam/role:Role"
+#: Resources that attach a managed policy by ARN (input `policyArn`).
+POLICY_ATTACHMENTS = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
+#: AWS managed policies that grant (nearly) everything, or IAM itself: never attached here.
+REFUSED_MANAGED_POLICIES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"})
 REQUIRED_TAGS = ("Environment", "CostCenter", "MigrationPhase")
 
 #: Actions AWS does not scope to any resource: for these alone "Resource": "*" is unavoidable.
@@ -64,6 +75,11 @@ UNSCOPED_ACTIONS = frozenset(
         "sts:GetCallerIdentity",
     }
 )
+#: Actions AWS can scope, but that work as documented only on "*": action -> where AWS says so.
+STAR_REQUIRED_ACTIONS = {
+    # A caller scoped to alarm ARNs gets no composite alarms back (the cutover gate is one).
+    "cloudwatch:DescribeAlarms": "CloudWatch API Reference, DescribeAlarms: composite alarms need a scope of *",
+}
 #: Environment variable names that must never carry a plain value (use `secrets`).
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_?KEY|API_?KEY|CREDENTIAL)", re.I)
 
@@ -75,17 +91,44 @@ def _as_list(value: Any) -> list[Any]:
 @rule(
     "iam-no-wildcard-resource",
     pci="7.2.1, 7.2.2",
-    types=list(POLICY_DOCUMENTS),
-    description="IAM policies name resources: '*' only for actions AWS cannot scope; no '*' or 'service:*' actions",
+    types=[*POLICY_DOCUMENTS, ROLE, *POLICY_ATTACHMENTS],
+    description="IAM policies (inline ones too) name resources: '*' only for actions AWS cannot scope; no '*' or "
+    "'service:*' actions; AdministratorAccess, PowerUserAccess and IAMFullAccess are never attached",
 )
 def iam_no_wildcard_resource(r: Resource) -> Iterator[str]:
-    doc = r.json(POLICY_DOCUMENTS[r.type])
+    if r.type in POLICY_DOCUMENTS:
+        yield from _document_findings(r.json(POLICY_DOCUMENTS[r.type]), "")
+    elif r.type == ROLE:
+        for inline in r.inputs.get("inlinePolicies") or []:
+            if isinstance(inline, dict):
+                yield from _document_findings(_parsed(inline.get("policy")), f"inline policy {inline.get('name')!r}: ")
+        for arn in r.inputs.get("managedPolicyArns") or []:
+            yield from _refused_attachment(arn)
+    else:
+        yield from _refused_attachment(r.inputs.get("policyArn"))
+
+
+def _parsed(document: Any) -> Any:
+    if isinstance(document, str):
+        try:
+            return json.loads(document)
+        except json.JSONDecodeError:
+            return None
+    return document
+
+
+def _refused_attachment(arn: Any) -> Iterator[str]:
+    if isinstance(arn, str) and ":policy/" in arn and arn.rsplit("/", 1)[-1] in REFUSED_MANAGED_POLICIES:
+        yield f"attaches {arn.rsplit('/', 1)[-1]} ({arn}); grant the actions the workload needs on named resources"
+
+
+def _document_findings(doc: Any, where: str) -> Iterator[str]:
     if not isinstance(doc, dict):
         return
     for i, stmt in enumerate(_as_list(doc.get("Statement") or [])):
         if not isinstance(stmt, dict) or stmt.get("Effect") != "Allow":
             continue
-        label = stmt.get("Sid") or f"statement {i}"
+        label = where + (stmt.get("Sid") or f"statement {i}")
         actions = [str(a) for a in _as_list(stmt.get("Action") or [])]
         for action in actions:
             if action == "*" or action.endswith(":*"):
@@ -94,7 +137,7 @@ def iam_no_wildcard_resource(r: Resource) -> Iterator[str]:
             yield f"{label}: NotAction/NotResource in an Allow grants more than it names"
         resources = [str(x) for x in _as_list(stmt.get("Resource") or [])]
         if "*" in resources:
-            scoped = sorted(a for a in actions if a not in UNSCOPED_ACTIONS)
+            scoped = sorted(a for a in actions if a not in UNSCOPED_ACTIONS and a not in STAR_REQUIRED_ACTIONS)
             if scoped:
                 yield f"{label}: Resource '*' for {', '.join(scoped)}, which AWS can scope to an ARN"
 
@@ -223,10 +266,26 @@ def ecs_container_insights(r: Resource) -> Iterator[str]:
 @rule(
     "asg-elb-health-checks",
     pci="12.10.1",
-    severity=Severity.ADVISORY,
     types=[ASG],
     description="Auto Scaling groups behind a load balancer replace instances the load balancer finds unhealthy",
 )
 def asg_elb_health(r: Resource) -> Iterator[str]:
     if r.inputs.get("targetGroupArns") and r.inputs.get("healthCheckType") != "ELB":
-        yield "healthCheckType is not ELB"
+        yield "healthCheckType is not ELB: instances failing the load balancer's health check stay in service"
+
+
+@rule(
+    "asg-az-spread-prod",
+    pci="12.10.1",
+    types=[ASG],
+    description="In production, Auto Scaling groups span 2+ subnets (AZs) and keep at least 2 instances",
+)
+def asg_az_spread(r: Resource) -> Iterator[str]:
+    if not r.production:
+        return
+    subnets = r.inputs.get("vpcZoneIdentifiers") or []
+    if len(subnets) < 2:
+        yield f"{len(subnets)} subnet(s) in vpcZoneIdentifiers: one AZ failure takes the pool down; use 2 or more"
+    minimum = r.inputs.get("minSize")
+    if isinstance(minimum, bool) or not isinstance(minimum, int | float) or minimum < 2:
+        yield f"minSize is {minimum!r}: production keeps at least 2 instances, one per AZ"

@@ -18,6 +18,8 @@ VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 PUBLIC_ACCESS = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+BUCKET_LOGGING = "aws:s3/bucketLogging:BucketLogging"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 VAULT = "aws:backup/vault:Vault"
 PLAN = "aws:backup/plan:Plan"
 SELECTION = "aws:backup/selection:Selection"
@@ -31,6 +33,18 @@ REQUIRED_DB_LOGS = ("audit", "error", "slowquery")
 #: require_secure_transport values that mean "on" (Aurora says ON, RDS MySQL says 1).
 TLS_ON = ("1", "on", "true")
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+#: The AWS-managed S3 key: it cannot be governed, and its policy cannot be narrowed (PCI DSS 3.6.1).
+AWS_MANAGED_S3_KEY = "alias/aws/s3"
+
+#: Why a log-destination bucket may use SSE-S3 and has no server access logging of its own.
+ALB_LOG_DESTINATION = (
+    "ALB access-log destination: Elastic Load Balancing delivers only to SSE-S3 buckets, and what the bucket holds "
+    "is already an access record"
+)
+S3_LOG_DESTINATION = (
+    "S3 server access-log target: S3 delivers access logs only to SSE-S3 (AES256) default encryption, and AWS "
+    "advises against access logging on a target bucket (logs of log deliveries, without end)"
+)
 
 
 def _days(value: object) -> int | None:
@@ -94,6 +108,31 @@ def db_managed_credentials(r: Resource) -> Iterator[str]:
         return  # a read replica inherits its source's credentials
     if r.inputs.get("manageMasterUserPassword") is not True:
         yield "manageMasterUserPassword is not true"
+
+
+@rule(
+    "db-secret-cmk",
+    pci="3.5.1, 3.6.1",
+    types=DATABASES,
+    description="The AWS-managed master secret is encrypted with a customer-managed key (masterUserSecretKmsKeyId)",
+)
+def db_secret_cmk(r: Resource) -> Iterator[str]:
+    if r.inputs.get("manageMasterUserPassword") is True and not r.inputs.get("masterUserSecretKmsKeyId"):
+        yield (
+            "manageMasterUserPassword without masterUserSecretKmsKeyId: the master secret falls back to the "
+            "AWS-managed aws/secretsmanager key"
+        )
+
+
+@rule(
+    "db-auto-minor-upgrade",
+    pci="6.3.3",
+    types=[INSTANCE, CLUSTER_INSTANCE],
+    description="Database instances take minor engine versions (security patches) in the maintenance window",
+)
+def db_auto_minor_upgrade(r: Resource) -> Iterator[str]:
+    if r.inputs.get("autoMinorVersionUpgrade") is False:
+        yield "autoMinorVersionUpgrade is false: engine security patches wait for someone to apply them"
 
 
 @rule(
@@ -266,21 +305,97 @@ def s3_tls_only(resources: list[Resource]) -> Iterator[tuple[str, str]]:
     )
 
 
+def _bucket_keys(bucket: Resource) -> set[str]:
+    """How other resources name `bucket`: its physical name and its id (the same string once created)."""
+    return {v for v in (bucket.inputs.get("bucket"), bucket.id) if isinstance(v, str) and v}
+
+
+def log_destinations(resources: list[Resource]) -> dict[str, str]:
+    """Bucket name/id -> why it is a log destination: named by an ALB's accessLogs or an S3 logging target."""
+    destinations: dict[str, str] = {}
+    for r in resources:
+        if r.type == LOAD_BALANCER and isinstance(r.get("accessLogs", "bucket"), str):
+            destinations[r.get("accessLogs", "bucket")] = ALB_LOG_DESTINATION
+        elif (
+            r.type == BUCKET_LOGGING
+            and isinstance(r.inputs.get("targetBucket"), str)
+            and r.inputs["targetBucket"] != r.inputs.get("bucket")  # a bucket logging to itself earns no exemption
+        ):
+            destinations[r.inputs["targetBucket"]] = S3_LOG_DESTINATION
+    return destinations
+
+
+def _destination_reason(resources: list[Resource]) -> Callable[[Resource], str | None]:
+    destinations = log_destinations(resources)
+
+    def reason(bucket: Resource) -> str | None:
+        return next((destinations[k] for k in sorted(_bucket_keys(bucket)) if k in destinations), None)
+
+    return reason
+
+
+def _default_encryption(config: Resource) -> tuple[object, object]:
+    by_default = config.get("rules", "applyServerSideEncryptionByDefault") or {}
+    return by_default.get("sseAlgorithm"), by_default.get("kmsMasterKeyId")
+
+
+def _encrypts_with_cmk(config: Resource) -> bool:
+    algorithm, key = _default_encryption(config)
+    return (
+        algorithm in ("aws:kms", "aws:kms:dsse")
+        and isinstance(key, str)
+        and bool(key)
+        and not key.endswith(AWS_MANAGED_S3_KEY)
+    )
+
+
 def _encrypts(config: Resource) -> bool:
-    algorithm = config.get("rules", "applyServerSideEncryptionByDefault", "sseAlgorithm")
-    if algorithm in ("aws:kms", "aws:kms:dsse"):
-        return bool(config.get("rules", "applyServerSideEncryptionByDefault", "kmsMasterKeyId"))
-    # SSE-S3 is allowed where AWS accepts nothing else (ALB access logs, see AWS-NOTES).
-    return algorithm == "AES256"
+    return _encrypts_with_cmk(config) or _default_encryption(config)[0] == "AES256"
 
 
 @stack_rule(
     "s3-encrypted",
     pci="3.5.1",
-    description="Every bucket has default encryption: SSE-KMS with a named key, or SSE-S3 where a service requires it",
+    description="Every bucket has default encryption with SSE-KMS and a customer-managed key; SSE-S3 only on "
+    "log destinations (ALB access logs, S3 server access logs), the only encryption their delivery accepts",
 )
 def s3_encrypted(resources: list[Resource]) -> Iterator[tuple[str, str]]:
-    yield from _per_bucket(resources, ENCRYPTION, _encrypts, "default encryption (SSE-KMS with a key, or SSE-S3)")
+    destination = _destination_reason(resources)
+    yield from missing_companions(
+        resources,
+        BUCKET,
+        ENCRYPTION,
+        "bucket",
+        _encrypts_with_cmk,
+        "default encryption with SSE-KMS and a customer-managed key (kmsMasterKeyId); SSE-S3 is accepted only on "
+        "log-destination buckets",
+        exempt=destination,
+    )
+    destinations = [r for r in resources if r.type != BUCKET or destination(r)]
+    yield from missing_companions(
+        destinations, BUCKET, ENCRYPTION, "bucket", _encrypts, "default encryption (SSE-S3 or SSE-KMS with a key)"
+    )
+
+
+@stack_rule(
+    "s3-access-logging",
+    pci="10.2.1",
+    description="Every bucket has S3 server access logging to another bucket, except log destinations "
+    "(their reason is written in the rule)",
+)
+def s3_access_logging(resources: list[Resource]) -> Iterator[tuple[str, str]]:
+    for r in resources:
+        if r.type == BUCKET_LOGGING and r.inputs.get("targetBucket") in (r.inputs.get("bucket"), None):
+            yield r.name, "the bucket logs to itself (or to no bucket): every delivery would log another one"
+    yield from missing_companions(
+        resources,
+        BUCKET,
+        BUCKET_LOGGING,
+        "bucket",
+        lambda r: bool(r.inputs.get("targetBucket")) and r.inputs.get("targetBucket") != r.inputs.get("bucket"),
+        "server access logging (BucketLogging to a log bucket)",
+        exempt=_destination_reason(resources),
+    )
 
 
 @rule(

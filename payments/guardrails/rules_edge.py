@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from payments.guardrails.engine import Resource, rule, stack_rule
 from payments.layers.edge.settings import TlsPolicy
 
 LISTENER = "aws:lb/listener:Listener"
+LISTENER_CERTIFICATE = "aws:lb/listenerCertificate:ListenerCertificate"
 LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 TLS12_POLICIES = frozenset(p.value for p in TlsPolicy)
+#: An ACM certificate (rotated by ACM), not an IAM server certificate uploaded by hand.
+ACM_ARN = re.compile(r"^arn:aws(-[a-z]+)*:acm:")
 
 
 def _public_albs(resources: list[Resource]) -> list[Resource]:
@@ -33,17 +37,26 @@ def _names(resource: Resource) -> list[str]:
 @rule(
     "listener-tls12",
     pci="4.2.1",
-    types=[LISTENER],
-    description="HTTPS/TLS listeners use a TLS 1.2+ security policy and a certificate",
+    types=[LISTENER, LISTENER_CERTIFICATE],
+    description="HTTPS/TLS listeners use a TLS 1.2+ security policy and ACM certificates (arn:aws:acm:)",
 )
 def listener_tls12(r: Resource) -> Iterator[str]:
+    if r.type == LISTENER_CERTIFICATE:
+        yield from _acm_certificate(r.inputs.get("certificateArn"))
+        return
     if r.inputs.get("protocol") not in ("HTTPS", "TLS"):
         return
     policy = r.inputs.get("sslPolicy")
     if policy not in TLS12_POLICIES:
         yield f"sslPolicy {policy!r} allows protocols older than TLS 1.2 (the API default is ELBSecurityPolicy-2016-08)"
-    if not r.inputs.get("certificateArn"):
+    yield from _acm_certificate(r.inputs.get("certificateArn"))
+
+
+def _acm_certificate(arn: object) -> Iterator[str]:
+    if not arn:
         yield "no certificateArn"
+    elif not isinstance(arn, str) or not ACM_ARN.match(arn):
+        yield f"certificateArn {arn!r} is not an ACM certificate (arn:aws:acm:...); ACM renews and guards the key"
 
 
 @rule(

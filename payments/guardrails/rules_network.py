@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from typing import Any
 
 from payments.guardrails.engine import Resource, Severity, missing_companions, rule, stack_rule
 
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+SUBNET = "aws:ec2/subnet:Subnet"
+INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
+ROUTE = "aws:ec2/route:Route"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+DEFAULT_ROUTE_TABLE = "aws:ec2/defaultRouteTable:DefaultRouteTable"
+ROUTE_TABLE_ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+MAIN_ROUTE_TABLE_ASSOCIATION = "aws:ec2/mainRouteTableAssociation:MainRouteTableAssociation"
+ANYWHERE = ("0.0.0.0/0", "::/0")
+#: "public" as a word of a subnet's Name tag (the network layer names them subnet-public-<az>-<suffix>).
+_PUBLIC_WORD = re.compile(r"(^|[-_ ])public([-_ ]|$)", re.I)
 SG_RULES = [
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
@@ -84,3 +96,68 @@ def vpn_strong(r: Resource) -> Iterator[str]:
             yield f"{tunnel} allows IKE versions other than ikev2"
         if r.inputs.get(f"{tunnel}Phase1EncryptionAlgorithms") != ["AES256"]:
             yield f"{tunnel} phase 1 allows ciphers other than AES256"
+
+
+def _is_public_subnet(subnet: Resource) -> bool:
+    """A public-tier subnet: assigns public IPs, or is tagged Tier=public, or has "public" in its Name tag."""
+    tags = subnet.inputs.get("tags") or {}
+    return (
+        subnet.inputs.get("mapPublicIpOnLaunch") is True
+        or str(tags.get("Tier", "")).lower() == "public"
+        or bool(_PUBLIC_WORD.search(str(tags.get("Name", ""))))
+    )
+
+
+def _internet_routes(resources: list[Resource]) -> Iterator[tuple[Resource, Any, str]]:
+    """(resource holding the route, its route table id, destination) for each default route to an internet gateway."""
+    gateways = {r.id for r in resources if r.type == INTERNET_GATEWAY and r.id}
+
+    def to_igw(gateway: Any) -> bool:
+        return isinstance(gateway, str) and (gateway in gateways or gateway.startswith("igw-"))
+
+    for r in resources:
+        if r.type == ROUTE:
+            destinations = [r.inputs.get("destinationCidrBlock"), r.inputs.get("destinationIpv6CidrBlock")]
+            for destination in destinations:
+                if destination in ANYWHERE and to_igw(r.inputs.get("gatewayId")):
+                    yield r, r.inputs.get("routeTableId"), str(destination)
+        elif r.type in (ROUTE_TABLE, DEFAULT_ROUTE_TABLE):
+            table_id = r.id if r.type == ROUTE_TABLE else r.inputs.get("defaultRouteTableId")
+            for route in r.inputs.get("routes") or []:
+                for destination in (route.get("cidrBlock"), route.get("ipv6CidrBlock")):
+                    if destination in ANYWHERE and to_igw(route.get("gatewayId")):
+                        yield r, table_id, str(destination)
+
+
+@stack_rule(
+    "igw-route-public-only",
+    pci="1.3.1, 1.4.1",
+    description="Only route tables of public subnets send 0.0.0.0/0 or ::/0 to an internet gateway "
+    "(app and data subnets never route to the internet directly)",
+)
+def igw_route_public_only(resources: list[Resource]) -> Iterator[tuple[str, str]]:
+    subnets = {r.id: r for r in resources if r.type == SUBNET and r.id}
+    tables: dict[Any, Resource] = {r.id: r for r in resources if r.type == ROUTE_TABLE and r.id}
+    tables.update({r.inputs.get("defaultRouteTableId"): r for r in resources if r.type == DEFAULT_ROUTE_TABLE})
+    associations = [r for r in resources if r.type == ROUTE_TABLE_ASSOCIATION]
+    main_tables = {r.inputs.get("routeTableId") for r in resources if r.type == MAIN_ROUTE_TABLE_ASSOCIATION}
+    for holder, table_id, destination in _internet_routes(resources):
+        table = tables.get(table_id)
+        label = f"route table {table.name if table else table_id}"
+        if table_id in main_tables or (table is not None and table.type == DEFAULT_ROUTE_TABLE):
+            yield holder.name, (
+                f"{label} is the VPC's main route table and sends {destination} to an internet gateway: "
+                "every subnet without its own route table would be public"
+            )
+            continue
+        associated = [a.inputs.get("subnetId") for a in associations if a.inputs.get("routeTableId") == table_id]
+        private = [
+            subnets[s].name if s in subnets else str(s)
+            for s in associated
+            if s is not None and (s not in subnets or not _is_public_subnet(subnets[s]))
+        ]
+        if private:
+            yield holder.name, (
+                f"{label} sends {destination} to an internet gateway but serves non-public subnet(s) "
+                f"{', '.join(sorted(private))}; app and data subnets leave through a NAT gateway or not at all"
+            )

@@ -40,8 +40,9 @@ def findings_table(plan: Plan) -> Table:
     for col in ("severity", "rule", "PCI DSS", "resource", "message"):
         table.add_column(col)
     for f in plan.findings:
-        style = "red" if f.severity == "mandatory" else "yellow"
-        table.add_row(f"[{style}]{f.severity}[/]", f.rule, f.pci, f.resource, f.message)
+        style = {"mandatory": "red", "advisory": "yellow"}.get(f.severity, "dim")
+        message = f"{f.message} — suppressed: {f.suppressed}" if f.suppressed else f.message
+        table.add_row(f"[{style}]{f.severity}[/]", f.rule, f.pci, escape(f.resource), escape(message))
     return table
 
 
@@ -55,5 +56,6 @@ def show(plan: Plan, console: Console, *, outputs: bool = True) -> None:
     total = sum(len(lp.resources) for lp in plan.layers)
     console.print(
         f"plan {plan.env}: {len(plan.layers)} layers, {total} resources, "
-        f"{len(plan.mandatory)} mandatory and {len(plan.findings) - len(plan.mandatory)} advisory findings"
+        f"{len(plan.mandatory)} mandatory, {sum(f.severity == 'advisory' for f in plan.findings)} advisory and "
+        f"{sum(bool(f.suppressed) for f in plan.findings)} suppressed findings"
     )

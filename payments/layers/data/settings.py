@@ -112,6 +112,9 @@ class DataSettings:
     config_archive_bucket_prefix: str = setting(
         "payments-config-archive", doc="config archive bucket (task definitions), before -<suffix>-<account id>"
     )
+    access_logs_bucket_prefix: str = setting(
+        "payments-s3-access-logs", doc="S3 server access logs of the three buckets, before -<suffix>-<account id>"
+    )
     app_logs_expire_days: int = setting(
         400, minimum=MIN_RETENTION_DAYS, doc="delete application logs after N days (>= 365)"
     )
