@@ -193,11 +193,13 @@ def cutover(c: Context, env: str = "dev", steps: str | None = None, bake: str | 
 
     payload = runner.cutover_input(steps, bake, from_, to)
     deployed = runner.Deployed(env, runner.stack_outputs(env, ROOT))
+    payload = runner.with_current_task_definition(deployed, payload)
     question = f"start a cutover of '{env}' ({payload or 'configured defaults'})? type the env name: "
     if not yes and input(question) != env:
         raise Exit("cancelled", code=1)
-    if not runner.cutover(deployed, payload, console).succeeded:
-        raise Exit("error: the cutover did not complete; traffic is on the source pool (see the cause above)", code=1)
+    result = runner.cutover(deployed, payload, console)
+    if not result.succeeded:
+        raise Exit(f"error: {runner.failure_message(result, env)}", code=1)
 
 
 @task(help={

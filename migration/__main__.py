@@ -1,7 +1,9 @@
 """payments-migration: DMS replication (optional) and the cutover/rollback state machines."""
 
+from typing import Any
+
 from payments.core.stack import start
-from payments.layers.migration.dms import Replication, ReplicationArgs
+from payments.layers.migration.dms import Replication, ReplicationArgs, gate_watches_dms
 from payments.layers.migration.settings import MigrationSettings
 from payments.layers.migration.workflow import CutoverWorkflow, CutoverWorkflowArgs
 
@@ -13,6 +15,11 @@ network, data, edge, obs = (layer.upstream(u) for u in ("network", "data", "edge
 
 replication = None
 if cfg.dms_enabled:
+    # The observability layer must run DMS too (its CDC latency alarms feed the cutover gate): the inputs DMS
+    # resources are built from wait for that check, so a mismatch stops the program (already at preview).
+    def checked(value: Any) -> Any:
+        return gate_watches_dms(value, obs["alarmNames"], layer.project)
+
     replication = Replication(
         "dms",
         ReplicationArgs(
@@ -20,14 +27,14 @@ if cfg.dms_enabled:
             namer=n,
             account_id=layer.account_id,
             region=env.region,
-            data_subnet_ids=network["dataSubnetIds"],
+            data_subnet_ids=checked(network["dataSubnetIds"]),
             security_group_id=network["dmsSecurityGroupId"],
-            kms_key_arn=data["dataKeyArn"],
-            logs_key_arn=network["logsKeyArn"],
+            kms_key_arn=checked(data["dataKeyArn"]),
+            logs_key_arn=checked(network["logsKeyArn"]),
             target_engine=data["dbEngine"].apply(lambda e: "aurora" if str(e).startswith("aurora") else "mysql"),
             target_secret_arn=data["dbSecretArn"],
             target_database=data["dbName"],
-            alarm_topic_arn=obs["alarmTopicArn"],
+            alarm_topic_arn=checked(obs["alarmTopicArn"]),
         ),
         opts=opts,
     )
@@ -52,13 +59,10 @@ workflow = CutoverWorkflow(
                 k: layer.upstream("app").optional(k)
                 for k in ("clusterName", "serviceNames", "serviceArns", "taskDefinitionArn")
             },
-            "observability": {
-                k: obs[k] for k in ("gateAlarmName", "gateAlarmArn", "alarmTopicArn", "alarmTopicKeyArn")
-            },
+            "observability": {k: obs[k] for k in ("gateAlarmName", "alarmTopicArn", "alarmTopicKeyArn")},
         },
         dms_task_arn=replication.task_arn if replication else None,
         dms_latency_alarm_name=replication.latency_alarm_name if replication else None,
-        dms_latency_alarm_arn=replication.latency_alarm.arn if replication else None,
     ),
     opts=opts,
 )

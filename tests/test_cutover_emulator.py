@@ -242,3 +242,83 @@ def test_emulator_adapter_never_changes_the_definition(aws: None) -> None:
     stored = rig.sfn.describe_state_machine(stateMachineArn=rig.cutover_arn)["definition"]
     assert json.loads(stored) == json.loads(definition)
     assert Pool.LEGACY.value in rig.standins.weights()
+
+
+def _weights_to(rig: Rig, weights: dict[str, int]) -> None:
+    groups = [
+        {"TargetGroupArn": arn, "Weight": weights.get(pool, 0)} for pool, arn in rig.targets.target_group_arns.items()
+    ]
+    boto3.client("elbv2", region_name=emulator.REGION).modify_listener(
+        ListenerArn=rig.targets.listener_arn,
+        DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}],
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("bakeSeconds", -1),
+        ("bakeSeconds", "abc"),
+        ("bakeSeconds", 1.5),
+        ("bakeSeconds", None),
+        ("pollSeconds", 86401),
+        ("holdSeconds", -5),
+        ("maxPolls", 0),
+        ("maxPolls", 2.5),
+    ],
+)
+def test_a_bad_wait_in_the_input_is_refused_before_traffic_moves(aws: None, key: str, value: Any) -> None:
+    """A Wait with such seconds throws States.Runtime (no Catch): unchecked, traffic would stay split, silently."""
+    rig = Rig(make_targets(), CutoverInput())
+    result = rig.run({key: value})
+    assert result.status == "FAILED" and result.error == "InvalidInput", (result.error, result.cause)
+    assert f"{key} {json.dumps(value)}" in (result.cause or "") and "nothing was changed" in (result.cause or "")
+    assert "whole seconds 0-86400" in (result.cause or "") and "maxPolls a whole number 1-1000" in (result.cause or "")
+    assert rig.listener_calls() == [] and result.weights == START
+    assert "ReadPhase" not in names(result) and rig.standins.phase() == "parallel-run"
+    assert rig.standins.notices() == []
+
+
+def test_whole_waits_written_as_decimals_are_used_as_integers(aws: None) -> None:
+    rig = Rig(make_targets(), CutoverInput())
+    result = rig.run({"bakeSeconds": 1.0, "pollSeconds": 1.0, "maxPolls": 3.0})
+    assert result.status == "SUCCEEDED", result.cause
+    bake = next(
+        e for e in rig.history() if e["type"] == "WaitStateEntered" and e["stateEnteredEventDetails"]["name"] == "Bake"
+    )
+    config = json.loads(bake["stateEnteredEventDetails"]["input"])["config"]
+    assert (config["bakeSeconds"], config["pollSeconds"], config["maxPolls"]) == (1, 1, 3)
+    assert all(type(config[k]) is int for k in ("bakeSeconds", "pollSeconds", "holdSeconds", "maxPolls"))
+
+
+@pytest.mark.parametrize(
+    "start",
+    [{"legacy": 90, "blue": 10, "green": 0}, {"legacy": 0, "blue": 100, "green": 0}],
+    ids=["split", "wrong-source"],
+)
+def test_a_listener_not_all_on_the_source_pool_is_refused_untouched(aws: None, start: dict[str, int]) -> None:
+    """A split left by a stopped execution (or a wrong sourcePool): Abort would leave it, so nothing starts."""
+    rig = Rig(make_targets(), CutoverInput())
+    _weights_to(rig, start)
+    result = rig.run()
+    assert result.status == "FAILED" and result.error == "ListenerNotOnSource", (result.error, result.cause)
+    assert "does not send 100% of traffic to the source pool legacy" in (result.cause or "")
+    assert "invoke rollback" in (result.cause or "") and "nothing was changed" in (result.cause or "")
+    assert rig.listener_calls() == [] and result.weights == start  # refused, never "restored" by guesswork
+    assert rig.standins.phase() == "parallel-run" and "ReadPhase" not in names(result)
+    service = boto3.client("ecs", region_name=emulator.REGION).describe_services(
+        cluster="cluster-dev", services=["app-blue-dev"]
+    )["services"][0]
+    assert service["desiredCount"] == 2  # the target service (serving live traffic) was not redeployed either
+
+
+def test_after_a_rollback_of_the_split_the_cutover_runs(aws: None) -> None:
+    rig = Rig(make_targets(), CutoverInput())
+    _weights_to(rig, {"legacy": 50, "blue": 50, "green": 0})
+    assert rig.run().error == "ListenerNotOnSource"
+    arn = rig.sfn.start_execution(name=uuid.uuid4().hex, stateMachineArn=rig.rollback_arn, input="{}")["executionArn"]
+    steps = list(execution.follow(rig.sfn, arn, poll_seconds=0.1, timeout_seconds=60))
+    assert execution.outcome(rig.sfn, arn, steps, rig.standins.weights()).weights == START
+    result = rig.run()
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.weights == {"legacy": 0, "blue": 100, "green": 0}

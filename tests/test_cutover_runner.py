@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError, NoCredentialsError
 from rich.console import Console
 
 from payments.core.errors import UserError
-from payments.cutover import emulator, rehearsal, runner
+from payments.cutover import emulator, execution, rehearsal, runner
 from payments.layers.migration.schedule import CutoverInput
 from tests.support import one, plan
 from tests.test_cutover_emulator import FAST, START, Rig
@@ -28,11 +28,12 @@ def quiet() -> Console:
     return Console(file=io.StringIO(), width=200)
 
 
-def outputs_for(rig: Rig | None) -> runner.OutputsFn:
+def outputs_for(rig: Rig | None, task_definition: str | None = None) -> runner.OutputsFn:
     def read(layer: str) -> dict[str, Any] | None:
         if rig is None:
             return None
         return {
+            "app": {"taskDefinitionArn": task_definition} if task_definition else None,
             "migration": {
                 "cutoverStateMachineArn": rig.cutover_arn,
                 "rollbackStateMachineArn": rig.rollback_arn,
@@ -142,5 +143,71 @@ def test_rehearse_task_rejects_a_step_not_in_the_schedule() -> None:
     assert proc.returncode == 1
     assert (
         proc.stderr.strip()
-        == "error: --fail-at 30: not a step of the dev schedule 10,50,100. Fix: use one of 10, 50, 100"
+        == "error: --fail-at 30: not a step of the dev schedule 5,25,50,100. Fix: use one of 5, 25, 50, 100"
     )
+
+
+def outcome(error: str | None, status: str = "FAILED", **weights: int) -> execution.Outcome:
+    return execution.Outcome(status, error, "a cause", [], weights or {"legacy": 100, "blue": 0, "green": 0})
+
+
+@pytest.mark.parametrize(
+    ("result", "says", "never"),
+    [
+        (outcome("CutoverRolledBack"), "it rolled back: traffic is back on the source pool", "--force"),
+        (outcome("CutoverAborted"), "aborted before any traffic moved: the listener was not touched", "back on"),
+        (
+            outcome("RollbackFailed", legacy=90, blue=10, green=0),
+            "could NOT move traffic back: the listener may still be split. Fix now: invoke rollback --env prod --force",
+            "back on the source pool",
+        ),
+        (
+            outcome("ListenerNotOnSource", legacy=50, blue=50, green=0),
+            "Fix: invoke rollback --env prod to put",
+            "--force",
+        ),
+        (outcome("InvalidInput"), "the input was refused: nothing was changed", "back on"),
+        (outcome(None, "ABORTED", legacy=50, blue=50, green=0), "ended ABORTED: traffic may be split", "back on"),
+        (outcome("States.Runtime"), "ended FAILED (States.Runtime): traffic may be split", "back on"),
+    ],
+    ids=["rolled-back", "aborted", "rollback-failed", "listener-split", "invalid-input", "stopped", "unknown"],
+)
+def test_the_message_after_a_failed_cutover_follows_its_error(result: execution.Outcome, says: str, never: str) -> None:
+    message = runner.failure_message(result, "prod")
+    assert message.startswith("the cutover did not complete; ") and says in message and never not in message
+    assert "weights now: " + ", ".join(f"{p} {w}%" for p, w in result.weights.items()) in message
+    assert "\n" not in message
+
+
+def test_the_cutover_task_takes_its_message_from_the_runner() -> None:
+    source = (ROOT / "tasks.py").read_text()
+    body = source[source.index("def cutover(") : source.index("def rollback(")]
+    assert "runner.failure_message(result, env)" in body and "traffic is on the source pool" not in body
+
+
+def test_the_cutover_deploys_the_app_stacks_current_task_definition() -> None:
+    """The definition's default task definition is as old as the last migration deploy: the runner sends the
+    app stack's current one unless the caller chose one."""
+    with emulator.emulator():
+        rig = Rig(make_targets(), CutoverInput(task_definition="payments-app:1"))
+        ecs = boto3.client("ecs", region_name=emulator.REGION)
+        current = ecs.register_task_definition(
+            family="payments-app", containerDefinitions=[{"name": "app", "image": "payments:new", "memory": 512}]
+        )["taskDefinition"]["taskDefinitionArn"]
+        assert current.endswith(":2")
+        session = boto3.Session(region_name=emulator.REGION)
+        deployed = runner.Deployed("dev", outputs_for(rig, task_definition=current), session=session)
+        assert runner.with_current_task_definition(deployed, {"taskDefinition": "mine:7"}) == {
+            "taskDefinition": "mine:7"
+        }
+        console = quiet()
+        result = runner.cutover(deployed, {**FAST, "steps": [100]}, console)
+        assert result.succeeded, result.cause
+        run = rig.sfn.list_executions(stateMachineArn=rig.cutover_arn)["executions"][0]["executionArn"]
+        assert json.loads(rig.sfn.describe_execution(executionArn=run)["input"])["taskDefinition"] == current
+        blue = ecs.describe_services(cluster="cluster-dev", services=["app-blue-dev"])["services"][0]
+        assert blue["taskDefinition"] == current
+        assert f"task definition: {current}" in console.file.getvalue()  # type: ignore[attr-defined]
+        # no app stack (or EC2 mode): the definition's default stands
+        bare = runner.Deployed("dev", outputs_for(rig), session=session)
+        assert bare.task_definition is None and runner.with_current_task_definition(bare, {}) == {}

@@ -27,6 +27,9 @@ KNOWN_FALSE_POSITIVES = {
     # without it flags every application-listener ARN. AWS's Service Authorization Reference
     # lists listener/app* as a resource type of ModifyListener.
     ("RESOURCE_MISMATCH", "elasticloadbalancing:ModifyListener"),
+    # parliament expects both resource types AWS lists for ListExecutions (mapRun and stateMachine); a request
+    # names one of them (stateMachineArn or mapRunArn), and the rollback role lists only its cutover machine's.
+    ("RESOURCE_MISMATCH", "states:ListExecutions"),
 }
 
 

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from payments.core.errors import ConfigError
 from payments.guardrails import engine as guardrails
 from payments.guardrails.engine import Resource
 from payments.layers.migration.state_machine import task_resources
+from payments.layers.observability.alarms import DMS_ALARM_KEYS
 from tests.support import of_type, one, plan
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:onprem-mysql-AbCdEf"
@@ -18,7 +20,9 @@ DMS_ON = {
         "dmsSourceSecretArn": SECRET,
         "dmsSourceSslMode": "require",
         "dmsExcludeTables": ["payments.audit_tmp"],
-    }
+    },
+    # the two DMS switches must agree: the gate watches CDC latency through observability's DMS alarms
+    "observability": {"dmsEnabled": True},
 }
 SFN = "aws:sfn/stateMachine:StateMachine"
 
@@ -64,13 +68,56 @@ def test_state_machines_are_standard_logged_traced_and_scoped(env: str) -> None:
     wildcard = {s["Sid"] for s in policy["Statement"] if s["Resource"] == "*"}
     assert wildcard == {
         "ReadTargetHealth",
+        "ReadListenerWeights",
         "ExecutionLogDelivery",
         "Tracing",
-    }  # APIs without resource-level permissions
+        "ReadGateAlarms",
+    }  # APIs without resource-level permissions, and DescribeAlarms (composite alarms need "*")
+    # AWS returns composite alarms (the gate is one) only when cloudwatch:DescribeAlarms is scoped to "*"
+    assert by_sid["ReadGateAlarms"] == {
+        "Sid": "ReadGateAlarms",
+        "Effect": "Allow",
+        "Action": ["cloudwatch:DescribeAlarms"],
+        "Resource": "*",
+    }
+    assert by_sid["ReadListenerWeights"]["Action"] == ["elasticloadbalancing:DescribeListeners"]
+    assert by_sid["MigrationPhase"]["Action"] == ["ssm:GetParameter", "ssm:PutParameter"]
     rollback = json.loads(one(layer, "aws:iam/rolePolicy:RolePolicy", "workflow-rollback-policy").inputs["policy"])
-    stop = next(s for s in rollback["Statement"] if s["Sid"] == "StopRunningCutovers")
-    assert stop["Resource"].endswith(f":execution:cutover-{env}:*")
+    by_sid = {s["Sid"]: s for s in rollback["Statement"]}
+    assert by_sid["StopRunningCutovers"]["Resource"].endswith(f":execution:cutover-{env}:*")
+    # the rollback lists executions by state machine only, and writes the phase without reading it
+    assert by_sid["FindRunningCutovers"]["Resource"].endswith(f":stateMachine:cutover-{env}")
+    assert by_sid["MigrationPhase"]["Action"] == ["ssm:PutParameter"]
     assert not any("ecs:" in a for s in rollback["Statement"] for a in s["Action"])
+    assert "mapRun" not in json.dumps(rollback)
+
+
+#: Step Functions service name -> IAM prefix, where they differ.
+IAM_PREFIX = {"elasticloadbalancingv2": "elasticloadbalancing", "databasemigration": "dms", "sfn": "states"}
+#: Granted for the service itself (execution logs, X-Ray, the topic's key), not for a state.
+PLATFORM = ("logs:", "xray:", "kms:")
+
+
+def called(definition: dict[str, Any]) -> set[str]:
+    """The IAM actions a definition's Task states need."""
+    actions = set()
+    for resource in task_resources(definition):
+        if resource == "arn:aws:states:::sns:publish":
+            actions.add("sns:Publish")
+            continue
+        service, action = resource.rsplit(":", 2)[-2:]
+        actions.add(f"{IAM_PREFIX.get(service, service)}:{action[:1].upper()}{action[1:]}")
+    return actions
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("dms", [False, True])
+def test_each_role_grants_exactly_what_its_definition_calls(env: str, dms: bool) -> None:
+    layer = migration(env, dms).layer("migration")
+    for machine in ("cutover", "rollback"):
+        policy = json.loads(one(layer, "aws:iam/rolePolicy:RolePolicy", f"workflow-{machine}-policy").inputs["policy"])
+        granted = {a for s in policy["Statement"] for a in s["Action"] if not a.startswith(PLATFORM)}
+        assert granted == called(definition(layer, f"workflow-{machine}")), machine
 
 
 def test_definition_is_wired_to_the_upstream_outputs() -> None:
@@ -125,8 +172,30 @@ def test_dms_is_private_encrypted_tls_validated(env: str) -> None:
 
 
 def test_mysql_target_engine_for_rds_mysql() -> None:
-    p = plan("dev", ["migration"], {**DMS_ON, "data": {"engine": "mysql"}, "observability": {"dbEngine": "mysql"}})
+    p = plan(
+        "dev",
+        ["migration"],
+        {**DMS_ON, "data": {"engine": "mysql"}, "observability": {**DMS_ON["observability"], "dbEngine": "mysql"}},
+    )
     assert one(p.layer("migration"), "aws:dms/endpoint:Endpoint", "dms-target").inputs["engineName"] == "mysql"
+
+
+# A program that fails inside an apply abandons Output coroutines; the garbage collector may finalize them later.
+@pytest.mark.filterwarnings("ignore:coroutine 'Output.:RuntimeWarning")
+def test_dms_on_here_but_off_in_observability_stops_the_program_with_one_line() -> None:
+    with pytest.raises(ConfigError) as err:
+        plan("dev", ["migration"], {"migration": DMS_ON["migration"]})
+    message = str(err.value)
+    assert err.value.key == "payments-migration:dmsSourceSecretArn" and "\n" not in message
+    assert "dmsCdcLatencySource" in message and "payments-observability:dmsEnabled" in message
+    assert "Fix: set payments-observability:dmsEnabled: true" in message
+
+
+def test_the_dms_alarm_keys_migration_requires_are_what_observability_exports() -> None:
+    names = plan("dev", ["observability"], {"observability": {"dmsEnabled": True}}).layer("observability")
+    assert set(DMS_ALARM_KEYS) <= set(names.outputs["alarmNames"])
+    off = plan("dev", ["observability"]).layer("observability")
+    assert not set(DMS_ALARM_KEYS) & set(off.outputs["alarmNames"])
 
 
 # --- guardrails: each rule fires on a resource that breaks it ------------------------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from payments.core import config
 from payments.core.errors import ConfigError
@@ -102,3 +105,17 @@ def test_dms_settings_checks() -> None:
         )
     ok = config.load(MigrationSettings, {"dmsSourceSecretArn": SECRET, "dmsSourceSslMode": "require"}, where=W)
     assert ok.dms_enabled and ok.cutover_defaults().source_pool is Pool.LEGACY
+
+
+def test_only_the_traffic_schedule_and_engine_version_are_promotable() -> None:
+    """Timing and capacity differ between dev and prod on purpose; `invoke promote` must never copy them."""
+    assert set(config.promotable_keys(MigrationSettings)) == {"trafficSteps", "dmsEngineVersion"}
+
+
+def test_dev_rehearses_the_schedule_prod_runs() -> None:
+    """Every promotable key has the same value in dev and prod, so a promotion changes nothing in prod's cutover."""
+    root = Path(__file__).resolve().parents[1] / "migration"
+    stacks = {env: yaml.safe_load((root / f"Pulumi.{env}.yaml").read_text())["config"] for env in ("dev", "prod")}
+    for key in config.promotable_keys(MigrationSettings):
+        assert stacks["dev"].get(f"{W}:{key}") == stacks["prod"].get(f"{W}:{key}"), key
+    assert stacks["dev"][f"{W}:trafficSteps"] == [5, 25, 50, 100]

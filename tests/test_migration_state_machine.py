@@ -178,3 +178,47 @@ def test_rollback_definition_stops_cutovers_and_checks_health_unless_forced() ->
     assert d["StopCutover"]["Resource"].endswith("sfn:stopExecution")
     assert [g["Weight"] for g in d["PoolLegacy"]["Result"]["targetGroups"]] == [100, 0, 0]
     assert d["Forced"]["Default"] == "DescribePoolHealth"
+
+
+def _path_to(definition: dict[str, Any], goal: str) -> list[str]:
+    """The states the execution passes through on its way to `goal` when every check passes (first choice)."""
+    path, name = [], definition["StartAt"]
+    scope = definition["States"]
+    while name != goal:
+        path.append(name)
+        state = scope[name]
+        name = state["Choices"][0]["Next"] if state["Type"] == "Choice" else state["Next"]
+    return path
+
+
+def test_waits_and_the_listener_are_checked_before_anything_changes() -> None:
+    d = cutover_definition(targets(dms=True), CutoverInput())
+    before = _path_to(d, "ReadPhase")
+    assert before[:3] == ["Defaults", "ApplyInput", "CheckWaits"]
+    assert "ReadListener" in before and before.index("CheckWaits") < before.index("ResolvePools")
+    s = states(d)
+    # the only call before the phase is recorded reads the listener; nothing writes
+    assert [s[n]["Resource"] for n in before if s[n]["Type"] == "Task"] == [
+        "arn:aws:states:::aws-sdk:elasticloadbalancingv2:describeListeners"
+    ]
+    rules = s["CheckWaits"]["Choices"][0]["And"]
+    for key, low, high in [
+        ("bakeSeconds", 0, 86400),
+        ("pollSeconds", 0, 86400),
+        ("holdSeconds", 0, 86400),
+        ("maxPolls", 1, 1000),
+    ]:
+        path = f"$.config.{key}"
+        assert {"Variable": path, "IsNumeric": True} in rules
+        assert {"Variable": path, "NumericGreaterThanEquals": low} in rules
+        assert {"Variable": path, "NumericLessThanEquals": high} in rules
+        # whole numbers: MathAdd(x, 0) rounds a fraction, so only a whole x equals it; the sums replace the input
+        assert s["WholeWaits"]["Parameters"][f"{key}.$"] == f"States.MathAdd({path}, 0)"
+    assert s["CheckWaits"]["Default"] == s["WaitsWhole"]["Default"] == "WaitsInvalid"
+    assert s["UseWholeWaits"]["Parameters"] == {"config.$": "States.JsonMerge($.config, $.whole, false)"}
+    assert s["InvalidWaits"] == {"Type": "Fail", "Error": "InvalidInput", "CausePath": "$.invalid.message"}
+    # the listener: exactly one target group with weight > 0, and it is the source pool's
+    assert s["ReadListener"]["Catch"][0]["Next"] == "ListenerUnreadable"
+    assert s["ListenerOnSource"]["Default"] == "TrafficNotOnSource"
+    assert s["ListenerNotOnSource"]["Error"] == "ListenerNotOnSource"
+    assert "Weight > 0" in s["ReadListener"]["ResultSelector"]["serving.$"]

@@ -403,6 +403,12 @@ ROUTES = [
     Route("rollback-fails", "gate ALARM at the first step, then modifyListener of the rollback fails",
           alarm_at="SetWeights", api_faults=("Rollback",), reaches=("RollbackFailed", "RollbackFailedFail")),
     Route("phase-unreadable", "ssm:getParameter fails", api_faults=("ReadPhase",), reaches=("PhaseUnreadable",)),
+    Route("listener-unreadable", "elbv2:describeListeners fails", api_faults=("ReadListener",),
+          reaches=("ListenerUnreadable",)),
+    Route("listener-split", "listener left at 90/10 (an execution stopped half way)",
+          start={"legacy": 90, "blue": 10, "green": 0}, reaches=("TrafficNotOnSource", "ListenerNotOnSource")),
+    Route("bad-wait", "input bakeSeconds -1", {"bakeSeconds": -1}, reaches=("WaitsInvalid", "InvalidWaits")),
+    Route("fractional-wait", "input bakeSeconds 1.5", {"bakeSeconds": 1.5}),
     Route("invalid-pools", "input sourcePool purple", {"sourcePool": "purple"}, reaches=("InvalidPools",)),
     Route("empty-schedule", "input steps []", {"steps": []}, reaches=("EmptySchedule",)),
     Route("bad-step", "input steps 50,10,100", {"steps": [50, 10, 100]}, reaches=("BadStep",)),
@@ -562,7 +568,8 @@ def judge(run: Run, fault_state: str | None) -> str:
     env = PLANNED.targets.environment
     moved = "SetWeights" in run.visited
     assert result.status in execution.TERMINAL, result.status
-    if result.error in ("CutoverAborted", "InvalidInput", "PhaseUnreadable"):
+    if result.error in ("CutoverAborted", "InvalidInput", "PhaseUnreadable", "ListenerUnreadable",
+                        "ListenerNotOnSource"):
         assert not moved, "an abort path was taken after traffic moved"
         assert result.weights == run.start, result.weights  # the listener was never touched
         if result.error == "CutoverAborted":

@@ -21,6 +21,7 @@ TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 #: What each state means to an operator (states not listed are bookkeeping and not shown).
 MEANING = {
+    "ReadListener": "preflight: listener 100% on the source pool?",
     "RecordPhase": "phase -> cutover",
     "DescribeDmsTask": "database: DMS task state",
     "StartDmsTask": "database: starting DMS (full load + CDC)",

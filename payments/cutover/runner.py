@@ -80,6 +80,9 @@ class Deployed:
                     f"Fix: invoke deploy --env {env} (or rehearse offline: invoke rehearse --env {env})"
                 )
         assert migration is not None and edge is not None
+        # The app layer's current task definition: the one baked into the definition is as old as the last
+        # migration deploy, so the runner sends the current one (None in EC2 mode or without an app stack).
+        self.task_definition: str | None = (outputs("app") or {}).get("taskDefinitionArn") or None
         self.cutover_arn: str = migration["cutoverStateMachineArn"]
         self.rollback_arn: str = migration["rollbackStateMachineArn"]
         self.phase_parameter: str = migration["phaseParameterName"]
@@ -142,7 +145,45 @@ def cutover_input(steps: str | None, bake: int | str | None, source: str | None,
     return payload
 
 
+def with_current_task_definition(deployed: Deployed, payload: dict[str, Any]) -> dict[str, Any]:
+    """`payload` with the app stack's current task definition unless the caller chose one."""
+    if "taskDefinition" in payload or not deployed.task_definition:
+        return payload
+    return {**payload, "taskDefinition": deployed.task_definition}
+
+
+#: What an operator must know after a cutover ended without completing, by the execution's error.
+_AFTER_FAILURE = {
+    "CutoverRolledBack": "it rolled back: traffic is back on the source pool",
+    "CutoverAborted": "it was aborted before any traffic moved: the listener was not touched",
+    "InvalidInput": "the input was refused: nothing was changed",
+    "PhaseUnreadable": "the migration phase could not be read: nothing was changed",
+    "ListenerUnreadable": "the listener could not be read: nothing was changed",
+    "ListenerNotOnSource": "the listener is not 100% on the source pool, so nothing was changed. "
+    "Fix: invoke rollback --env {env} to put all traffic on the source pool, or start with --from set to the "
+    "pool that has the traffic",
+    "RollbackFailed": "the automatic rollback could NOT move traffic back: the listener may still be split. "
+    "Fix now: invoke rollback --env {env} --force",
+    "SourceScaleDownFailed": "the cutover completed (traffic is on the target pool), but scaling the source "
+    "service down failed. Fix: scale it down by hand",
+}
+
+
+def failure_message(result: execution.Outcome, env: str) -> str:
+    """One line for the operator after a cutover that did not complete, chosen from the execution's error."""
+    weights = ", ".join(f"{pool} {weight}%" for pool, weight in result.weights.items())
+    known = _AFTER_FAILURE.get(result.error or "")
+    if known is None:
+        # Stopped (ABORTED: e.g. by invoke rollback), timed out, or an error this runner does not know.
+        known = (
+            f"it ended {result.status}" + (f" ({result.error})" if result.error else "") + ": traffic may be split. "
+            f"Fix: check the weights, and run invoke rollback --env {env} if they are not where you want them"
+        )
+    return f"the cutover did not complete; {known.format(env=env)} (weights now: {weights}; see the cause above)"
+
+
 def cutover(deployed: Deployed, payload: dict[str, Any], console: Console) -> execution.Outcome:
+    payload = with_current_task_definition(deployed, payload)
     if deployed.running(deployed.cutover_arn):
         raise UserError(
             f"a cutover of '{deployed.env}' is already running. Fix: watch it in the Step Functions "
@@ -153,6 +194,8 @@ def cutover(deployed: Deployed, payload: dict[str, Any], console: Console) -> ex
         + ", ".join(f"{p} {w}%" for p, w in deployed.weights().items())
         + f"; phase {deployed.phase()}"
     )
+    if payload.get("taskDefinition"):
+        console.print(f"  task definition: {payload['taskDefinition']}")
     arn = deployed.start(deployed.cutover_arn, payload, "cutover")
     result = deployed.watch(arn, console)
     execution.print_outcome(console, result, deployed.phase())

@@ -16,11 +16,40 @@ import pulumi_aws as aws
 
 from payments.components import iam
 from payments.components.logs import log_group
+from payments.core.errors import ConfigError
 from payments.core.naming import Kind, Namer
 from payments.layers.migration.settings import MigrationSettings
+from payments.layers.observability.alarms import DMS_ALARM_KEYS
 
 DMS = aws.dms
 CDC_LATENCY_METRIC = "CDCLatencyTarget"
+
+
+def check_gate_watches_dms(alarm_names: Any, where: str) -> None:
+    """DMS on here needs the observability layer's CDC latency alarms (``dmsEnabled``), which feed the gate.
+
+    The two switches live in two layers; when they disagree the cutover gate would not watch replication lag.
+    """
+    have = alarm_names if isinstance(alarm_names, dict) else {}
+    missing = [key for key in DMS_ALARM_KEYS if key not in have]
+    if missing:
+        raise ConfigError(
+            f"{where}:dmsSourceSecretArn",
+            f"DMS is on here, but the observability layer exports no {' / '.join(missing)} alarm "
+            "(payments-observability:dmsEnabled is false), so the cutover gate would not watch replication lag",
+            "set payments-observability:dmsEnabled: true in observability/Pulumi.<env>.yaml and deploy "
+            "observability first, or remove dmsSourceSecretArn",
+        )
+
+
+def gate_watches_dms(value: pulumi.Input[Any], alarm_names: pulumi.Output[Any], where: str) -> pulumi.Output[Any]:
+    """`value`, available only once :func:`check_gate_watches_dms` passed on the observability export."""
+
+    def checked(parts: list[Any]) -> Any:
+        check_gate_watches_dms(parts[1], where)
+        return parts[0]
+
+    return pulumi.Output.all(value, alarm_names).apply(checked)
 
 
 def table_mappings(schemas: tuple[str, ...], exclude: tuple[str, ...]) -> dict[str, Any]:

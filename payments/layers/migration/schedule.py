@@ -30,7 +30,10 @@ SOURCE_POOLS = (Pool.LEGACY, Pool.BLUE, Pool.GREEN)
 TARGET_POOLS = (Pool.BLUE, Pool.GREEN)
 PAIRS = tuple((s, t) for s in SOURCE_POOLS for t in TARGET_POOLS if s is not t)
 
+#: Bounds of the waits and polls, enforced here (config, command line) and again by the state machine itself
+#: before anything changes (an execution may be started from the console with any input).
 MAX_WAIT_SECONDS = 24 * 3600
+MAX_POLLS = 1000
 
 
 def parse_steps(raw: str | list[Any] | tuple[Any, ...], key: str) -> tuple[int, ...]:
@@ -135,8 +138,8 @@ class CutoverInput:
         check_seconds(self.bake_seconds, k["bake_seconds"])
         check_seconds(self.poll_seconds, k["poll_seconds"], minimum=1)
         check_seconds(self.hold_seconds, k["hold_seconds"])
-        if isinstance(self.max_polls, bool) or not 1 <= self.max_polls <= 1000:
-            raise ConfigError(k["max_polls"], f"{self.max_polls} is out of range", "use 1-1000 polls")
+        if isinstance(self.max_polls, bool) or not 1 <= self.max_polls <= MAX_POLLS:
+            raise ConfigError(k["max_polls"], f"{self.max_polls} is out of range", f"use 1-{MAX_POLLS} polls")
         if isinstance(self.desired_count, bool) or not 1 <= self.desired_count <= 100:
             raise ConfigError(k["desired_count"], f"{self.desired_count} tasks is out of range", "use 1-100 tasks")
 

@@ -9,7 +9,14 @@ import re
 from payments.components.logs import ALLOWED_RETENTION_DAYS, MIN_RETENTION_DAYS
 from payments.core.config import setting
 from payments.core.errors import ConfigError
-from payments.layers.migration.schedule import CutoverInput, Pool, check_pools, check_steps
+from payments.layers.migration.schedule import (
+    MAX_POLLS,
+    MAX_WAIT_SECONDS,
+    CutoverInput,
+    Pool,
+    check_pools,
+    check_steps,
+)
 
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 _KMS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
@@ -27,6 +34,10 @@ class SslMode(enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class MigrationSettings:
+    """Only the traffic schedule (and the DMS engine version) is promotable: dev rehearses the schedule prod
+    will run. Timing (bake, polls, hold), DMS capacity and CDC latency thresholds are environment-specific on
+    purpose (dev is short and small, prod long and Multi-AZ), so `invoke promote` never copies them."""
+
     # -- cutover defaults (an execution's input overrides each) --------------------
     source_pool: Pool = setting(Pool.LEGACY, doc="pool traffic leaves: legacy (on-prem), blue or green")
     target_pool: Pool = setting(Pool.BLUE, doc="pool traffic moves to: blue or green")
@@ -34,20 +45,18 @@ class MigrationSettings:
         (10, 50, 100), promotable=True, doc="percent of traffic on the target after each step; increasing, ends at 100"
     )
     bake_seconds: int = setting(
-        300, minimum=0, maximum=86400, promotable=True, doc="wait after each step before the gate alarm is checked"
+        300, minimum=0, maximum=MAX_WAIT_SECONDS, doc="wait after each step before the gate alarm is checked"
     )
     poll_seconds: int = setting(
         30,
         minimum=5,
         maximum=3600,
-        promotable=True,
         doc="interval of the bounded waits (DMS in sync, target service stable)",
     )
     max_polls: int = setting(
         40,
         minimum=1,
-        maximum=1000,
-        promotable=True,
+        maximum=MAX_POLLS,
         doc="the bounded waits give up (abort, no traffic moved) after this many polls",
     )
     target_desired_count: int = setting(2, minimum=1, maximum=100, doc="tasks the target service runs for the cutover")
@@ -57,8 +66,7 @@ class MigrationSettings:
     source_hold_seconds: int = setting(
         3600,
         minimum=0,
-        maximum=86400,
-        promotable=True,
+        maximum=MAX_WAIT_SECONDS,
         doc="how long the source stays warm after 100 % before it may be scaled down",
     )
     stickiness_seconds: int = setting(
@@ -88,19 +96,17 @@ class MigrationSettings:
         doc="secret DMS logs in to the target with (host, port, username, password); "
         "default: the data layer's managed secret",
     )
-    dms_instance_class: str = setting("dms.t3.medium", promotable=True, doc="replication instance class")
-    dms_allocated_storage: int = setting(
-        50, minimum=5, maximum=6144, promotable=True, doc="replication instance storage (GiB)"
-    )
+    dms_instance_class: str = setting("dms.t3.medium", doc="replication instance class")
+    dms_allocated_storage: int = setting(50, minimum=5, maximum=6144, doc="replication instance storage (GiB)")
     dms_engine_version: str | None = setting(None, promotable=True, doc="DMS engine version (default: AWS's current)")
     dms_multi_az: bool = setting(True, doc="Multi-AZ replication instance (prod: true)")
     dms_schemas: tuple[str, ...] = setting(("payments",), doc="source schemas replicated (every table of each)")
     dms_exclude_tables: tuple[str, ...] = setting((), doc="schema.table entries left out of the replication")
     cdc_latency_threshold_seconds: int = setting(
-        10, minimum=1, maximum=3600, promotable=True, doc="CDC latency (CDCLatencyTarget) that counts as in sync"
+        10, minimum=1, maximum=3600, doc="CDC latency (CDCLatencyTarget) that counts as in sync"
     )
     cdc_latency_periods: int = setting(
-        3, minimum=1, maximum=60, promotable=True, doc="minutes the latency must stay under the threshold"
+        3, minimum=1, maximum=60, doc="minutes the latency must stay under the threshold"
     )
 
     @property

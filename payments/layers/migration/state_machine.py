@@ -8,7 +8,8 @@ is camelCase (ECS). No Lambda code ships.
 
 Shape of a cutover (DESIGN.md section 6)::
 
-    defaults + input -> pools -> schedule check ---------------------------> (Fail: nothing changed)
+    defaults + input -> waits check -> pools -> schedule check -> listener 100 % on the source?
+        any "no" here: Fail (InvalidInput, ListenerNotOnSource, ...): nothing changed
     read phase -> record "cutover" -> database (DMS) -> application -> preflight
         any failure so far: Abort = phase restored, notice, Fail (the listener is never touched)
     traffic: for each step: set weights -> bake -> gate OK?
@@ -24,7 +25,14 @@ Why the document looks the way it does:
 * JSONPath has no subtraction: the source weight (100 - p) is looked up in a
   literal table, once per step, while the schedule is checked.
 * Waits read their seconds from the execution input (``SecondsPath``), so a
-  rehearsal shortens them without touching the definition.
+  rehearsal shortens them without touching the definition. A Wait whose
+  seconds are not a whole number >= 0 fails with ``States.Runtime`` (no Catch
+  can handle it), so the waits and ``maxPolls`` are checked, and made whole
+  numbers, before anything else happens.
+* Abort (a failure before traffic moved) leaves the listener alone, which is
+  only right when it is 100 % on the source pool: that is checked, with the
+  other input checks, before anything changes (an execution stopped half way,
+  or a wrong source pool, is refused instead of being "restored").
 """
 
 from __future__ import annotations
@@ -35,12 +43,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from payments.core.environment import MigrationPhase
-from payments.layers.migration.schedule import PAIRS, CutoverInput, Pool
+from payments.layers.migration.schedule import MAX_POLLS, MAX_WAIT_SECONDS, PAIRS, CutoverInput, Pool
 
 SDK = "arn:aws:states:::aws-sdk:"
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
 #: 100 - p for p in 0..100, indexed by p.
 COMPLEMENT = list(range(100, -1, -1))
+
+#: Input keys that Wait states read (SecondsPath): whole seconds 0..MAX_WAIT_SECONDS.
+WAIT_KEYS = ("bakeSeconds", "pollSeconds", "holdSeconds")
+#: Input key that bounds the polling loops: a whole number 1..MAX_POLLS.
+POLLS_KEY = "maxPolls"
 
 #: Transient API errors (throttling, 5xx) are retried briefly before a failure counts.
 RETRY = [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 2.0}]
@@ -304,10 +317,11 @@ def cutover_definition(targets: Targets, defaults: CutoverInput) -> dict[str, An
             "ApplyInput": {
                 "Type": "Pass",
                 "Parameters": {"config.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"},
-                "Next": "ResolvePools",
+                "Next": "CheckWaits",
             },
         }
     )
+    add(_check_waits(next_="ResolvePools"))
     add(_resolve_pools(targets, "CheckSchedule", "InvalidPools"))
     add(
         {
@@ -394,7 +408,7 @@ def cutover_definition(targets: Targets, defaults: CutoverInput) -> dict[str, An
             },
             "EndsAtHundred": {
                 "Type": "Choice",
-                "Choices": [{"Variable": "$.lastStep.last.target", "NumericEquals": 100, "Next": "ReadPhase"}],
+                "Choices": [{"Variable": "$.lastStep.last.target", "NumericEquals": 100, "Next": "ReadListener"}],
                 "Default": "ScheduleNotComplete",
             },
             "ScheduleNotComplete": {
@@ -404,6 +418,9 @@ def cutover_definition(targets: Targets, defaults: CutoverInput) -> dict[str, An
             },
         }
     )
+
+    # -- the listener: 100 % on the source pool, or nothing starts ---------------------
+    add(_check_listener(targets, next_="ReadPhase"))
 
     # -- phase -----------------------------------------------------------------
     add(
@@ -674,6 +691,124 @@ def cutover_definition(targets: Targets, defaults: CutoverInput) -> dict[str, An
         "Comment": f"payments {env}: move traffic from the source pool to the target pool, rolling back on any alarm",
         "StartAt": "Defaults",
         "States": states,
+    }
+
+
+def _check_waits(next_: str) -> dict[str, dict[str, Any]]:
+    """Waits and polls must be whole numbers in range before anything changes.
+
+    A Wait with negative, fractional or non-numeric seconds fails with States.Runtime, which no Catch handles:
+    left unchecked, a bad ``bakeSeconds`` would stop the execution mid-split with no rollback and no notice.
+    ASL has no IsInteger: after IsNumeric and the range check, ``States.MathAdd(x, 0)`` rounds a fraction to
+    the nearest integer (AWS: "If you specify a non-integer value for one or both the arguments, Step
+    Functions will round it off to the nearest integer"), so x is whole exactly when it equals that sum. The
+    sums then replace the input values, so every Wait reads a JSON integer (300, never 300.0).
+    """
+    bounds = {key: (0, MAX_WAIT_SECONDS) for key in WAIT_KEYS} | {POLLS_KEY: (1, MAX_POLLS)}
+    in_range: list[dict[str, Any]] = []
+    for key, (low, high) in bounds.items():
+        path = f"$.config.{key}"
+        in_range += [
+            _present(path),
+            {"Variable": path, "IsNumeric": True},
+            {"Variable": path, "NumericGreaterThanEquals": low},
+            {"Variable": path, "NumericLessThanEquals": high},
+        ]
+    got = ", ".join(f"{key} {{}}" for key in bounds)
+    return {
+        "CheckWaits": {
+            "Type": "Choice",
+            "Comment": "waits and polls: numbers in range (a bad Wait value is an uncatchable States.Runtime error)",
+            "Choices": [{"And": in_range, "Next": "WholeWaits"}],
+            "Default": "WaitsInvalid",
+        },
+        "WholeWaits": {
+            "Type": "Pass",
+            "Parameters": {f"{key}.$": f"States.MathAdd($.config.{key}, 0)" for key in bounds},
+            "ResultPath": "$.whole",
+            "Next": "WaitsWhole",
+        },
+        "WaitsWhole": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "And": [{"Variable": f"$.whole.{key}", "NumericEqualsPath": f"$.config.{key}"} for key in bounds],
+                    "Next": "UseWholeWaits",
+                }
+            ],
+            "Default": "WaitsInvalid",
+        },
+        "UseWholeWaits": {
+            "Type": "Pass",
+            "Parameters": {"config.$": "States.JsonMerge($.config, $.whole, false)"},
+            "Next": next_,
+        },
+        "WaitsInvalid": {
+            "Type": "Pass",
+            "Parameters": {
+                "message.$": f"States.Format('{got}: bakeSeconds, pollSeconds and holdSeconds must be whole "
+                f"seconds 0-{MAX_WAIT_SECONDS} and maxPolls a whole number 1-{MAX_POLLS}; nothing was changed', "
+                + ", ".join(f"States.JsonToString($.config.{key})" for key in bounds)
+                + ")"
+            },
+            "ResultPath": "$.invalid",
+            "Next": "InvalidWaits",
+        },
+        "InvalidWaits": {"Type": "Fail", "Error": "InvalidInput", "CausePath": "$.invalid.message"},
+    }
+
+
+def _check_listener(targets: Targets, next_: str) -> dict[str, dict[str, Any]]:
+    """The listener must send 100 % of traffic to the source pool before anything changes.
+
+    Abort (any failure before traffic moves) leaves the listener alone, and Rollback sets 100 % on the source
+    pool: both are right only when the source pool is where all traffic is. A listener left split (an execution
+    stopped half way) or on another pool (a wrong sourcePool) is refused, not "fixed": resetting it here could
+    move all traffic to a pool nobody meant to use. The filter runs in a ResultSelector, where Step Functions
+    accepts full JSONPath; an indefinite path yields a (possibly empty) list, never an error.
+    """
+    serving = "$.Listeners[*].DefaultActions[*].ForwardConfig.TargetGroups[?(@.Weight > 0)].TargetGroupArn"
+    return {
+        "ReadListener": _task(
+            sdk("elasticloadbalancingv2", "describeListeners"),
+            {"ListenerArns": [targets.listener_arn]},
+            "ListenerOnSource",
+            catch="ListenerUnreadable",
+            result_path="$.listener",
+            result_selector={"serving.$": serving},
+            comment="target groups the listener sends traffic to (weight > 0)",
+        ),
+        "ListenerUnreadable": {
+            "Type": "Fail",
+            "Error": "ListenerUnreadable",
+            "Cause": "could not read the HTTPS listener's weights; nothing was changed",
+        },
+        "ListenerOnSource": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "And": [
+                        _present("$.listener.serving[0]"),
+                        {"Variable": "$.listener.serving[0]", "StringEqualsPath": "$.pools.source.targetGroupArn"},
+                        _absent("$.listener.serving[1]"),
+                    ],
+                    "Next": next_,
+                }
+            ],
+            "Default": "TrafficNotOnSource",
+        },
+        "TrafficNotOnSource": {
+            "Type": "Pass",
+            "Parameters": {
+                "message.$": "States.Format('the listener does not send 100% of traffic to the source pool {} "
+                "(target groups with weight: {}); nothing was changed. Put all traffic on {} first (invoke "
+                "rollback), or start from the pool that has it', $.pools.source.name, "
+                "States.JsonToString($.listener.serving), $.pools.source.name)"
+            },
+            "ResultPath": "$.refusal",
+            "Next": "ListenerNotOnSource",
+        },
+        "ListenerNotOnSource": {"Type": "Fail", "Error": "ListenerNotOnSource", "CausePath": "$.refusal.message"},
     }
 
 

@@ -68,12 +68,22 @@ def targets_from_outputs(
 # --- IAM, as data ---------------------------------------------------------------------
 
 
-def _common(targets: Targets, parameter_arn: str, topic_key_arn: str, region: str) -> list[dict[str, Any]]:
+#: Composite alarms are returned only to callers whose cloudwatch:DescribeAlarms is scoped to "*" (CloudWatch API
+#: Reference, DescribeAlarms: "To use this operation and return information about composite alarms, you must be
+#: signed on with the cloudwatch:DescribeAlarms permission that is scoped to *. You can't return information about
+#: composite alarms if your cloudwatch:DescribeAlarms permission has a narrower scope."). The gate is a composite
+#: alarm: scoped to its ARN, the preflight would never see it OK and every cutover would abort.
+DESCRIBE_ALARMS_NEEDS_STAR = "*"
+
+
+def _common(
+    targets: Targets, parameter_arn: str, phase_actions: list[str], topic_key_arn: str, region: str
+) -> list[dict[str, Any]]:
     return [
         iam.allow(["elasticloadbalancing:ModifyListener"], targets.listener_arn, sid="SetListenerWeights"),
         # DescribeTargetHealth supports no resource-level permission.
         iam.allow(["elasticloadbalancing:DescribeTargetHealth"], "*", sid="ReadTargetHealth"),
-        iam.allow(["ssm:GetParameter", "ssm:PutParameter"], parameter_arn, sid="MigrationPhase"),
+        iam.allow(phase_actions, parameter_arn, sid="MigrationPhase"),
         iam.allow(["sns:Publish"], targets.topic_arn, sid="Notify"),
         iam.allow(
             ["kms:GenerateDataKey*", "kms:Decrypt"],
@@ -91,13 +101,14 @@ def cutover_policy(
     *,
     parameter_arn: str,
     topic_key_arn: str,
-    alarm_arns: list[str],
     service_arns: list[str],
     region: str,
 ) -> dict[str, Any]:
     """The cutover role's policy: exactly the listener, services, alarms, DMS task, parameter, topic and logs."""
-    statements = _common(targets, parameter_arn, topic_key_arn, region)
-    statements.append(iam.allow(["cloudwatch:DescribeAlarms"], sorted(alarm_arns), sid="ReadGateAlarms"))
+    statements = _common(targets, parameter_arn, ["ssm:GetParameter", "ssm:PutParameter"], topic_key_arn, region)
+    # DescribeListeners supports no resource-level permission (the listener check before anything changes).
+    statements.append(iam.allow(["elasticloadbalancing:DescribeListeners"], "*", sid="ReadListenerWeights"))
+    statements.append(iam.allow(["cloudwatch:DescribeAlarms"], DESCRIBE_ALARMS_NEEDS_STAR, sid="ReadGateAlarms"))
     if service_arns:
         statements.append(
             iam.allow(
@@ -114,13 +125,14 @@ def cutover_policy(
 def rollback_policy(
     targets: Targets, *, parameter_arn: str, topic_key_arn: str, cutover_arn: str, region: str
 ) -> dict[str, Any]:
-    """The rollback role's policy: the listener, the parameter, the topic, and stopping cutover executions."""
+    """The rollback role's policy: the listener, the parameter, the topic, and stopping cutover executions.
+
+    Only what the rollback definition calls: it writes the phase but never reads it (no ssm:GetParameter), and
+    lists the cutover's executions by state machine ARN, never by map run (the cutover has no distributed Map).
+    """
     executions = cutover_arn.replace(":stateMachine:", ":execution:") + ":*"
-    statements = _common(targets, parameter_arn, topic_key_arn, region)
-    # ListExecutions takes a state machine or one of its map runs (AWS's Service Authorization Reference lists
-    # both resource types); both are the cutover's own, which also keeps the IAM linter's model satisfied.
-    map_runs = cutover_arn.replace(":stateMachine:", ":mapRun:") + "/*:*"
-    statements.append(iam.allow(["states:ListExecutions"], [cutover_arn, map_runs], sid="FindRunningCutovers"))
+    statements = _common(targets, parameter_arn, ["ssm:PutParameter"], topic_key_arn, region)
+    statements.append(iam.allow(["states:ListExecutions"], cutover_arn, sid="FindRunningCutovers"))
     statements.append(iam.allow(["states:StopExecution"], executions, sid="StopRunningCutovers"))
     return {"Version": iam.VERSION, "Statement": statements}
 
@@ -143,7 +155,6 @@ class CutoverWorkflowArgs:
     upstream: Mapping[str, Mapping[str, pulumi.Output[Any]]]
     dms_task_arn: pulumi.Output[str] | None = None
     dms_latency_alarm_name: pulumi.Output[str] | None = None
-    dms_latency_alarm_arn: pulumi.Output[str] | None = None
 
 
 class CutoverWorkflow(pulumi.ComponentResource):
@@ -180,7 +191,6 @@ class CutoverWorkflow(pulumi.ComponentResource):
             observability=pulumi.Output.all(**args.upstream["observability"]),
             dms_task=args.dms_task_arn,
             dms_alarm=args.dms_latency_alarm_name,
-            dms_alarm_arn=args.dms_latency_alarm_arn,
             parameter_arn=self.phase.arn,
         )
 
@@ -211,8 +221,6 @@ class CutoverWorkflow(pulumi.ComponentResource):
                         targets(v),
                         parameter_arn=v["parameter_arn"],
                         topic_key_arn=v["observability"]["alarmTopicKeyArn"],
-                        alarm_arns=[v["observability"]["gateAlarmArn"]]
-                        + ([v["dms_alarm_arn"]] if v["dms_alarm_arn"] else []),
                         service_arns=list(((v["app"] or {}).get("serviceArns") or {}).values()),
                         region=args.region,
                     )

@@ -35,6 +35,10 @@ AWS_POOLS = ("blue", "green")
 GIB = 1024 ** 3
 #: CloudWatch's limit on a composite alarm rule.
 MAX_RULE_LENGTH = 10240
+#: DMS CDC latency alarms (end of the replication -> metric); dmsEnabled adds them, in the cutover gate.
+DMS_LATENCY_METRICS = (("source", "CDCLatencySource"), ("target", "CDCLatencyTarget"))
+#: Their purpose keys in the ``alarmNames`` export: the migration layer, when it runs DMS, requires them.
+DMS_ALARM_KEYS = tuple(f"dmsCdcLatency{end.title()}" for end, _ in DMS_LATENCY_METRICS)
 
 
 class Missing(enum.Enum):
@@ -252,7 +256,7 @@ def _dms(cfg: ObservabilitySettings, t: Targets, window: Window) -> list[AlarmSp
             "the replication instance's CPU and memory before resuming a cutover.",
             "AWS/DMS", metric, dims, cfg.dms_cdc_latency_seconds, Comparison.ABOVE, Missing.NOT_BREACHING,
             gate=True, statistic="Maximum", **window)
-        for end, metric in (("source", "CDCLatencySource"), ("target", "CDCLatencyTarget"))
+        for end, metric in DMS_LATENCY_METRICS
     ]
 
 
