@@ -57,7 +57,9 @@ def facts(plan: Plan) -> dict[str, Any]:
         "groups": groups,
         "compute": compute,
         "database": database,
-        "buckets": len(_of(data, "aws:s3/bucket:Bucket")),
+        # What the backup plan selects besides the database (the config archive), not every bucket of the layer.
+        "buckets": sum(str(arn).startswith("arn:aws:s3:::")
+                       for sel in _of(data, "aws:backup/selection:Selection") for arn in sel.inputs.get("resources", [])),
         "vault": _names(_of(data, "aws:backup/vault:Vault")),
         "alarms": len(_of(obs, "aws:cloudwatch/metricAlarm:MetricAlarm")),
         "gate": obs.outputs.get("gateAlarmName"),
@@ -84,7 +86,7 @@ flowchart LR
     alb --> tgs["target groups<br/>{pools}"]
     tgs -->|blue / green| compute
     compute -->|TLS 3306| db
-    db -.->|AWS Backup| vault[("vault {vault}<br/>+ {buckets} S3 buckets")]
+    db -.->|AWS Backup| vault[("vault {vault}<br/>+ {buckets} S3 bucket(s) backed up")]
     alarms["{alarms} alarms + gate {gate}"] --> topic["SNS {topic}"]
     sfn[["Step Functions {machines}"]] -->|weights| alb
     alarms -.->|gate| sfn"""
