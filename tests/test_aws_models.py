@@ -44,13 +44,13 @@ from moto import mock_aws
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
 from parliament import analyze_policy_string
 
-from payments.cutover.emulator import SERVICE_NAMES
 from payments.layers.observability import dashboards
 from payments.plan.engine import SECRET, Plan, PlannedResource
 from tests.support import plan
 from tests.test_app_aws_validation import register_request
+from tests.test_data_aws_validation import backup_rule
 from tests.test_iam_documents import ALWAYS_FAIL, FAIL_SEVERITIES, known_false_positive, severity
-from tests.test_migration_state_machine import _check_against_model, states
+from tests.test_migration_state_machine import check_sdk_tasks
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -552,26 +552,12 @@ def v_dashboard(docs: Docs) -> None:
         assert cw.put_dashboard(**request)["DashboardValidationMessages"] == []
 
 
-def _sdk_tasks(definition: dict[str, Any]) -> int:
-    checked = 0
-    for name, state in states(definition).items():
-        resource = state.get("Resource", "")
-        if not resource.startswith("arn:aws:states:::aws-sdk:"):
-            continue
-        service, action = resource.rsplit(":", 2)[-2:]
-        boto_name = {"sfn": "stepfunctions", **SERVICE_NAMES}.get(service, service)
-        operation = MODELS.get_service_model(boto_name).operation_model(action[0].upper() + action[1:])
-        _check_against_model(state["Parameters"], operation.input_shape, f"{name} {service}:{action}")
-        checked += 1
-    return checked
-
-
 def v_state_machine(docs: Docs) -> None:
     sfn = boto3.client("stepfunctions", region_name=REGION)
     for _, r in docs:
         i = r.inputs
         AmazonStateLanguageParser.parse(i["definition"])  # raises ASLParserException on a grammar error
-        assert _sdk_tasks(json.loads(i["definition"])) >= 1
+        assert check_sdk_tasks(json.loads(i["definition"])) >= 1
         logging = i["loggingConfiguration"]
         request = strict(
             "stepfunctions",
@@ -833,19 +819,7 @@ def v_default_tags(docs: Docs) -> None:
 def v_backup_plan(docs: Docs) -> None:
     backup = boto3.client("backup", region_name=REGION)
     for _, r in docs:
-        rules = [
-            {
-                "RuleName": rule["ruleName"],
-                "TargetBackupVaultName": rule["targetVaultName"],
-                "ScheduleExpression": rule["schedule"],
-                "StartWindowMinutes": int(rule["startWindow"]),
-                "CompletionWindowMinutes": int(rule["completionWindow"]),
-                "Lifecycle": {"DeleteAfterDays": int(rule["lifecycle"]["deleteAfter"])},
-                "RecoveryPointTags": rule["recoveryPointTags"],
-                "EnableContinuousBackup": rule["enableContinuousBackup"],
-            }
-            for rule in r.inputs["rules"]
-        ]
+        rules = [backup_rule(rule) for rule in r.inputs["rules"]]
         mapped = {
             "ruleName",
             "targetVaultName",

@@ -187,27 +187,27 @@ def test_mysql_instance_parameter_and_option_groups_fit_the_rds_api(env: str) ->
         assert "MasterUserSecret" in created
 
 
+def backup_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A planned backup plan rule (the provider's camelCase inputs) as CreateBackupPlan's rule shape."""
+    return {
+        "RuleName": rule["ruleName"],
+        "TargetBackupVaultName": rule["targetVaultName"],
+        "ScheduleExpression": rule["schedule"],
+        "StartWindowMinutes": int(rule["startWindow"]),
+        "CompletionWindowMinutes": int(rule["completionWindow"]),
+        "Lifecycle": {"DeleteAfterDays": int(rule["lifecycle"]["deleteAfter"])},
+        "RecoveryPointTags": rule["recoveryPointTags"],
+        "EnableContinuousBackup": rule["enableContinuousBackup"],
+    }
+
+
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_backup_vault_plan_and_selection_fit_aws_backup(env: str) -> None:
     lp = data(env)
     vault = one(lp, "aws:backup/vault:Vault").inputs
     (rule,) = one(lp, "aws:backup/plan:Plan").inputs["rules"]
     selection = one(lp, "aws:backup/selection:Selection").inputs
-    backup_plan = {
-        "BackupPlanName": one(lp, "aws:backup/plan:Plan").inputs["name"],
-        "Rules": [
-            {
-                "RuleName": rule["ruleName"],
-                "TargetBackupVaultName": rule["targetVaultName"],
-                "ScheduleExpression": rule["schedule"],
-                "StartWindowMinutes": int(rule["startWindow"]),
-                "CompletionWindowMinutes": int(rule["completionWindow"]),
-                "Lifecycle": {"DeleteAfterDays": int(rule["lifecycle"]["deleteAfter"])},
-                "RecoveryPointTags": rule["recoveryPointTags"],
-                "EnableContinuousBackup": rule["enableContinuousBackup"],
-            }
-        ],
-    }
+    backup_plan = {"BackupPlanName": one(lp, "aws:backup/plan:Plan").inputs["name"], "Rules": [backup_rule(rule)]}
     # The emulator has no backup selections (AWS-NOTES): the model still validates the request.
     validate(
         "backup",

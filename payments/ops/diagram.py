@@ -58,8 +58,11 @@ def facts(plan: Plan) -> dict[str, Any]:
         "compute": compute,
         "database": database,
         # What the backup plan selects besides the database (the config archive), not every bucket of the layer.
-        "buckets": sum(str(arn).startswith("arn:aws:s3:::")
-                       for sel in _of(data, "aws:backup/selection:Selection") for arn in sel.inputs.get("resources", [])),
+        "buckets": sum(
+            str(arn).startswith("arn:aws:s3:::")
+            for sel in _of(data, "aws:backup/selection:Selection")
+            for arn in sel.inputs.get("resources", [])
+        ),
         "vault": _names(_of(data, "aws:backup/vault:Vault")),
         "alarms": len(_of(obs, "aws:cloudwatch/metricAlarm:MetricAlarm")),
         "gate": obs.outputs.get("gateAlarmName"),
