@@ -310,17 +310,20 @@ def _bucket_keys(bucket: Resource) -> set[str]:
     return {v for v in (bucket.inputs.get("bucket"), bucket.id) if isinstance(v, str) and v}
 
 
+def _logs_elsewhere(logging: Resource) -> bool:
+    """A BucketLogging that delivers to another bucket (to itself, every delivery would log another one)."""
+    target = logging.inputs.get("targetBucket")
+    return bool(target) and target != logging.inputs.get("bucket")
+
+
 def log_destinations(resources: list[Resource]) -> dict[str, str]:
     """Bucket name/id -> why it is a log destination: named by an ALB's accessLogs or an S3 logging target."""
     destinations: dict[str, str] = {}
     for r in resources:
         if r.type == LOAD_BALANCER and isinstance(r.get("accessLogs", "bucket"), str):
             destinations[r.get("accessLogs", "bucket")] = ALB_LOG_DESTINATION
-        elif (
-            r.type == BUCKET_LOGGING
-            and isinstance(r.inputs.get("targetBucket"), str)
-            and r.inputs["targetBucket"] != r.inputs.get("bucket")  # a bucket logging to itself earns no exemption
-        ):
+        elif r.type == BUCKET_LOGGING and isinstance(r.inputs.get("targetBucket"), str) and _logs_elsewhere(r):
+            # a bucket logging to itself earns no exemption
             destinations[r.inputs["targetBucket"]] = S3_LOG_DESTINATION
     return destinations
 
@@ -385,14 +388,14 @@ def s3_encrypted(resources: list[Resource]) -> Iterator[tuple[str, str]]:
 )
 def s3_access_logging(resources: list[Resource]) -> Iterator[tuple[str, str]]:
     for r in resources:
-        if r.type == BUCKET_LOGGING and r.inputs.get("targetBucket") in (r.inputs.get("bucket"), None):
+        if r.type == BUCKET_LOGGING and not _logs_elsewhere(r):
             yield r.name, "the bucket logs to itself (or to no bucket): every delivery would log another one"
     yield from missing_companions(
         resources,
         BUCKET,
         BUCKET_LOGGING,
         "bucket",
-        lambda r: bool(r.inputs.get("targetBucket")) and r.inputs.get("targetBucket") != r.inputs.get("bucket"),
+        _logs_elsewhere,
         "server access logging (BucketLogging to a log bucket)",
         exempt=_destination_reason(resources),
     )

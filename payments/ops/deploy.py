@@ -313,15 +313,15 @@ class Orchestrator:
         upstream = extra["upstream"] = records.upstream_hash(upstream_outputs)
         inputs = records.inputs_hash(code, config, upstream)
         base = self.records.baseline(self.env, layer)
-        if base is not None and base.inputs_hash == inputs and not force and self._stack_exists(layer):
+        same_inputs = base is not None and base.inputs_hash == inputs and not force
+        if base is not None and same_inputs and self._stack_exists(layer):
             extra["deployed_at"] = base.deployed_at or base.finished
             when = extra["deployed_at"][:19].replace("T", " ")
             extra["outputs_hash"] = base.outputs_hash
             return LayerResult(layer, UNCHANGED, f"unchanged since the deploy of {when} UTC ({base.commit[:12]})",
                                inputs_hash=inputs)
-        changed = _changes(base, self.records.last(self.env, layer), code, config, upstream, force)
-        if base is not None and base.inputs_hash == inputs and not force:
-            changed = ["stack missing or empty (destroyed outside invoke)"]
+        changed = (["stack missing or empty (destroyed outside invoke)"] if same_inputs
+                   else _changes(base, self.records.last(self.env, layer), code, config, upstream, force))
         log = self.log_path("up", layer)
         selected = self.cli.select(layer, self.stack(layer), log)
         run = selected if not selected.ok else self.cli.up(layer, self.stack(layer), log, skip_preview)
