@@ -1,9 +1,7 @@
 """payments-migration: DMS replication (optional) and the cutover/rollback state machines."""
 
-from typing import Any
-
 from payments.core.stack import start
-from payments.layers.migration.dms import Replication, ReplicationArgs, gate_watches_dms
+from payments.layers.migration.dms import Replication, ReplicationArgs, gate_watches_dms, target_engine
 from payments.layers.migration.settings import MigrationSettings
 from payments.layers.migration.workflow import CutoverWorkflow, CutoverWorkflowArgs
 
@@ -17,8 +15,7 @@ replication = None
 if cfg.dms_enabled:
     # The observability layer must run DMS too (its CDC latency alarms feed the cutover gate): the inputs DMS
     # resources are built from wait for that check, so a mismatch stops the program (already at preview).
-    def checked(value: Any) -> Any:
-        return gate_watches_dms(value, obs["alarmNames"], layer.project)
+    checked = gate_watches_dms(obs["alarmNames"], layer.project)
 
     replication = Replication(
         "dms",
@@ -31,7 +28,7 @@ if cfg.dms_enabled:
             security_group_id=network["dmsSecurityGroupId"],
             kms_key_arn=checked(data["dataKeyArn"]),
             logs_key_arn=checked(network["logsKeyArn"]),
-            target_engine=data["dbEngine"].apply(lambda e: "aurora" if str(e).startswith("aurora") else "mysql"),
+            target_engine=data["dbEngine"].apply(target_engine),
             target_secret_arn=data["dbSecretArn"],
             target_database=data["dbName"],
             alarm_topic_arn=checked(obs["alarmTopicArn"]),

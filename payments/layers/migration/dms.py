@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -42,14 +43,15 @@ def check_gate_watches_dms(alarm_names: Any, where: str) -> None:
         )
 
 
-def gate_watches_dms(value: pulumi.Input[Any], alarm_names: pulumi.Output[Any], where: str) -> pulumi.Output[Any]:
-    """`value`, available only once :func:`check_gate_watches_dms` passed on the observability export."""
+def gate_watches_dms(alarm_names: pulumi.Output[Any], where: str) -> Callable[[pulumi.Input[Any]], pulumi.Output[Any]]:
+    """A gate for DMS inputs: each value it passes is available only once :func:`check_gate_watches_dms`,
+    run once on the observability export, has passed (so a mismatch stops the program before any DMS resource)."""
+    verdict = alarm_names.apply(lambda names: check_gate_watches_dms(names, where))
 
-    def checked(parts: list[Any]) -> Any:
-        check_gate_watches_dms(parts[1], where)
-        return parts[0]
+    def gated(value: pulumi.Input[Any]) -> pulumi.Output[Any]:
+        return pulumi.Output.all(value, verdict).apply(lambda parts: parts[0])
 
-    return pulumi.Output.all(value, alarm_names).apply(checked)
+    return gated
 
 
 def table_mappings(schemas: tuple[str, ...], exclude: tuple[str, ...]) -> dict[str, Any]:
@@ -123,7 +125,7 @@ class ReplicationArgs:
     security_group_id: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]  #: the data layer's key: storage of the instance, endpoint secrets
     logs_key_arn: pulumi.Input[str]
-    target_engine: pulumi.Input[str]  #: the data layer's dbEngine
+    target_engine: pulumi.Input[str]  #: DMS engine name of the data layer's database (:func:`target_engine`)
     target_secret_arn: pulumi.Input[str]
     target_database: pulumi.Input[str]
     alarm_topic_arn: pulumi.Input[str]
