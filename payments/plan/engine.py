@@ -22,7 +22,7 @@ from pulumi.runtime import mocks as sdk_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import SETTINGS, get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from payments.core import contract, stack, stackfiles
 from payments.core.environment import REPO_ROOT, Environment, load_environment
@@ -175,13 +175,44 @@ class PlanMocks(sdk_mocks.Mocks):
 
 
 class PlanMonitor(sdk_mocks.MockMonitor):
-    """The SDK's mock monitor, also capturing `protect` and `retain_on_delete` (guardrails need them)."""
+    """The SDK's mock monitor, also capturing `protect` and `retain_on_delete` (guardrails need them), and the
+    event loops its calls run on.
+
+    The SDK's monitor gives each executor thread that calls it a new event loop and never closes it; futures of
+    the plan keep those loops alive until interpreter exit, where one finalized after its sockets prints
+    "Exception ignored ... Invalid file descriptor" after a clean plan. They are recorded here (the SDK then
+    reuses the thread's loop) and closed when the layer is planned.
+    """
 
     mocks: PlanMocks
 
+    def __init__(self, mocks: PlanMocks) -> None:
+        super().__init__(mocks)
+        self.loops: set[asyncio.AbstractEventLoop] = set()
+        self._loops_lock = threading.Lock()
+
+    def _track_loop(self) -> None:
+        loop = _ensure_event_loop()
+        with self._loops_lock:
+            self.loops.add(loop)
+
+    def close_loops(self) -> None:
+        for loop in self.loops:
+            if not loop.is_running():
+                loop.close()
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        self._track_loop()
         self.mocks.options = (bool(getattr(request, "protect", False)), bool(getattr(request, "retainOnDelete", False)))
         return super().RegisterResource(request)
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        self._track_loop()
+        return super().Invoke(request)
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        self._track_loop()
+        return super().ReadResource(request)
 
 
 def _quiet_user_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -205,10 +236,7 @@ def _in_thread(fn: Callable[[], Any]) -> Any:
         except BaseException as exc:
             box["error"] = exc
         finally:
-            # The SDK's mock monitor runs RPCs on this loop's default executor and leaves a new event loop in each of
-            # its threads. Joining them now frees those loops while the interpreter is whole; left to interpreter
-            # exit, one may be finalized after its sockets and print "Exception ignored ... Invalid file descriptor".
-            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.run_until_complete(loop.shutdown_default_executor())  # the monitor's RPC threads end with the run
             asyncio.set_event_loop(None)
             loop.close()
 
@@ -245,6 +273,7 @@ def plan_layer(
             values_in[full] = value
     config, secret_keys = stackfiles.engine_config(values_in)
     mocks = PlanMocks(env, upstream)
+    monitor = PlanMonitor(mocks)
 
     def run() -> tuple[dict[str, Any], dict[str, bool]]:
         pulumi.runtime.set_all_config(config, secret_keys)
@@ -254,7 +283,7 @@ def plan_layer(
             stack=env.name,
             preview=False,
             organization=env.settings.organization,
-            monitor=PlanMonitor(mocks),
+            monitor=monitor,
         )
         # As the SDK's own test helper does: drop RPCs and outputs a previous run
         # (e.g. one that failed inside an apply) left behind on a now-closed loop.
@@ -275,7 +304,10 @@ def plan_layer(
         return values, secrets
 
     stack.READS.clear()
-    values, secrets = _in_thread(run)
+    try:
+        values, secrets = _in_thread(run)
+    finally:
+        monitor.close_loops()
     reads = [(up, name) for reader, up, name in stack.READS if reader == layer]
     _check_exports(layer, values)
     # Registration order depends on async scheduling; sort so plans diff cleanly.
