@@ -4,9 +4,14 @@ Step Functions measures Wait states, retry intervals and an execution's ``Timeou
 moto sleeps for real. In the emulator they are measured on this clock instead. It is a small discrete-event
 scheduler:
 
-* an execution is *busy* while it runs states, and *asleep* while it waits;
+* an execution is *busy* while it runs states (or waits for its turn to), and *asleep* while it waits;
 * virtual time moves only when every execution is asleep, and then jumps straight to the earliest wake-up or
-  timer, in order.
+  timer, in order;
+* one execution runs at a time: it keeps the *run slot* until it sleeps or ends, then the next runnable one
+  (first come, first served) takes it. Executions still overlap in virtual time, as on AWS, but their states
+  interleave the same way on every run, so a test sees one definite order (the one where a busy execution
+  finishes its burst of API calls before another, started meanwhile, begins its own), not whatever the
+  operating system's scheduler picked.
 
 So a cutover baking for 900 s lets a rollback started meanwhile run to its end first, exactly as on AWS, and
 the whole rehearsal of a prod schedule takes milliseconds. Nothing in a definition changes: a Wait of 900 s is
@@ -22,6 +27,7 @@ a test run.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import heapq
@@ -51,6 +57,9 @@ class Clock:
         self._woken: set[int] = set()
         self._awake: dict[int, Callable[[], bool]] = {}
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._slot: str | None = None  #: the execution that runs now
+        self._runnable: collections.deque[str] = collections.deque()
+        self._local = threading.local()
 
     # --- reading -------------------------------------------------------------------------------------------
 
@@ -67,10 +76,13 @@ class Clock:
 
     # --- executions ----------------------------------------------------------------------------------------
 
-    def started(self) -> None:
-        """An execution starts running. Called in the starter's thread, before the execution's own thread runs."""
+    def started(self, key: str | None = None) -> None:
+        """An execution starts running. Called in the starter's thread, before the execution's own thread runs:
+        its place in line for the run slot (`key`, see :meth:`begin`) is the order executions were started in."""
         with self._cv:
             self._busy += 1
+            if key is not None:
+                self._runnable.append(key)
 
     def finished(self) -> None:
         """An execution ended: it is no longer busy."""
@@ -87,6 +99,34 @@ class Clock:
         finally:
             self.finished()
 
+    def begin(self, key: str) -> None:
+        """The calling thread evaluates the execution `key` (queued by :meth:`started`): it waits for the slot."""
+        with self._cv:
+            self._local.ident = key
+            self._wait_for_slot()
+
+    def end(self) -> None:
+        """The calling thread's execution stops evaluating: the next runnable execution may run."""
+        with self._cv:
+            if self._slot == getattr(self._local, "ident", None):
+                self._slot = None
+                self._cv.notify_all()
+
+    def _queue_for_slot(self) -> None:
+        self._runnable.append(self._local.ident)
+        self._wait_for_slot()
+
+    def _wait_for_slot(self) -> None:
+        ident = self._local.ident
+        while not (self._slot is None and self._runnable and self._runnable[0] == ident):
+            if not self._cv.wait(timeout=STALL_SECONDS):
+                raise ClockStalledError(
+                    f"waited {STALL_SECONDS:.0f} real seconds for the run slot, held by {self._slot} "
+                    f"(queue {list(self._runnable)}, {self._busy} busy)"
+                )
+        self._runnable.popleft()
+        self._slot = ident
+
     def poke(self) -> None:
         """Something a sleeper waits on may have changed (an execution was stopped or timed out)."""
         with self._cv:
@@ -99,6 +139,9 @@ class Clock:
             heapq.heappush(self._wakeups, (self._elapsed + max(0.0, float(seconds)), ident))
             self._awake[ident] = awake
             self._busy -= 1
+            runner = getattr(self._local, "ident", None)
+            if runner is not None and self._slot == runner:
+                self._slot = None  # asleep: another execution may run
             self._advance()
             while ident not in self._woken and awake():
                 if not self._cv.wait(timeout=STALL_SECONDS):
@@ -112,6 +155,8 @@ class Clock:
             else:
                 self._cancelled.add(ident)
                 self._busy += 1
+            if runner is not None:
+                self._queue_for_slot()
 
     def pass_time(self, seconds: float) -> None:
         """A busy execution lets `seconds` pass (a retry interval): due sleepers and timers fire on the way."""
@@ -120,11 +165,19 @@ class Clock:
             self._run_due(target)
             self._elapsed = max(self._elapsed, target)
 
-    def call_later(self, seconds: float, callback: Callable[[], None]) -> None:
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> int:
         """Run `callback` once `seconds` of virtual time have passed (inside the clock: keep it short)."""
         with self._cv:
-            heapq.heappush(self._timers, (self._elapsed + max(0.0, float(seconds)), next(self._ids), callback))
+            ident = next(self._ids)
+            heapq.heappush(self._timers, (self._elapsed + max(0.0, float(seconds)), ident, callback))
             self._advance()
+            return ident
+
+    def cancel(self, timer: int) -> None:
+        """A timer that must not fire any more (an execution's timeout, once it has ended)."""
+        with self._cv:
+            self._timers = [t for t in self._timers if t[1] != timer]
+            heapq.heapify(self._timers)
 
     # --- scheduling ----------------------------------------------------------------------------------------
 

@@ -79,6 +79,15 @@ class Control:
 
     # --- what tests and the rehearsal call -------------------------------------------------------------------
 
+    def reset(self) -> None:
+        """Forget every hook, fault and record: the next execution starts from a clean interpreter."""
+        with self._lock:
+            self.history_quota = HISTORY_QUOTA
+            self.fired.clear()
+            self._failures.clear()
+            self._on_entry.clear()
+            self._listeners.clear()
+
     def every_state(self, hook: Hook) -> None:
         """Call `hook` each time any execution enters any state."""
         self._listeners.append(hook)
@@ -102,6 +111,17 @@ class Control:
             )
 
         self.when_entered(state, stop)
+
+    def time_out_at(self, state: str) -> None:
+        """The execution's TimeoutSeconds runs out while it is in `state` (AWS ends it TIMED_OUT, no Catch runs)."""
+
+        def expire(entered: Entered) -> None:
+            with self._lock:
+                _, env = next(((a, e) for a, e in self._executions.values() if a == entered.execution_arn), ("", None))
+            if env is not None and env.is_running():
+                env.set_timed_out()
+
+        self.when_entered(state, expire)
 
     def after(self, seconds: float, action: Callable[[], None]) -> None:
         """Run `action` once `seconds` of virtual time have passed."""
