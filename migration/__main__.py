@@ -2,6 +2,7 @@
 
 from payments.core.stack import start
 from payments.layers.migration.dms import Replication, ReplicationArgs, gate_watches_dms, target_engine
+from payments.layers.migration.names import MigrationNames
 from payments.layers.migration.settings import MigrationSettings
 from payments.layers.migration.workflow import CutoverWorkflow, CutoverWorkflowArgs
 
@@ -40,14 +41,11 @@ if cfg.dms_enabled:
 workflow = CutoverWorkflow(
     "workflow",
     CutoverWorkflowArgs(
-        namer=n,
-        account_id=layer.account_id,
-        region=env.region,
+        names=MigrationNames(n.suffix, env.region, layer.account_id),
         initial_phase=env.settings.migration_phase.value,
         logs_key_arn=network["logsKeyArn"],
         log_retention_days=cfg.log_retention_days,
         defaults=cfg.cutover_defaults(),
-        default_rollback_pool=cfg.source_pool,
         stickiness_seconds=cfg.stickiness_seconds,
         upstream={
             "edge": {k: edge[k] for k in ("httpsListenerArn", "targetGroupArns")},
@@ -56,7 +54,17 @@ workflow = CutoverWorkflow(
                 k: layer.upstream("app").optional(k)
                 for k in ("clusterName", "serviceNames", "serviceArns", "taskDefinitionArn")
             },
-            "observability": {k: obs[k] for k in ("gateAlarmName", "alarmTopicArn", "alarmTopicKeyArn")},
+            "observability": {
+                k: obs[k]
+                for k in (
+                    "gateAlarmName",
+                    "gateAlarmArn",
+                    "gateMemberNames",
+                    "gateWindowSeconds",
+                    "alarmTopicArn",
+                    "alarmTopicKeyArn",
+                )
+            },
         },
         dms_task_arn=replication.task_arn if replication else None,
         dms_latency_alarm_name=replication.latency_alarm_name if replication else None,

@@ -2,7 +2,15 @@
 
 from payments.core.naming import Kind
 from payments.core.stack import start
-from payments.layers.observability.alarms import AWS_POOLS, POOLS, Alarms, AlarmsArgs, Targets, alarm_specs
+from payments.layers.observability.alarms import (
+    AWS_POOLS,
+    POOLS,
+    Alarms,
+    AlarmsArgs,
+    Targets,
+    alarm_specs,
+    gate_window_seconds,
+)
 from payments.layers.observability.dashboards import Dashboards, DashboardsArgs, alarm_groups
 from payments.layers.observability.settings import ComputeMode, ObservabilitySettings
 from payments.layers.observability.topic import AlarmTopic, AlarmTopicArgs
@@ -52,4 +60,6 @@ layer.export("alarmNames", alarms.names)
 layer.export("alarmArns", alarms.arns)
 layer.export("gateAlarmName", alarms.gate.alarm_name)
 layer.export("gateAlarmArn", alarms.gate.arn)
+layer.export("gateMemberNames", alarms.gate_members)
+layer.export("gateWindowSeconds", gate_window_seconds(specs))
 layer.export("dashboardNames", dashboards.names)

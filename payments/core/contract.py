@@ -108,6 +108,8 @@ EXPORTS: dict[str, tuple[Output, ...]] = {
         _o("alarmArns", M, "alarm ARNs by purpose"),
         _o("gateAlarmName", S, "composite cutover-gate alarm name"),
         _o("gateAlarmArn", S, "composite cutover-gate alarm ARN"),
+        _o("gateMemberNames", L, "metric alarms in the cutover gate (a notice names those in ALARM)"),
+        _o("gateWindowSeconds", N, "seconds the gate needs to see a failure: longest member window + metric delay"),
         _o("dashboardNames", M, "dashboard names: application, database, migration"),
     ),
     "migration": (

@@ -159,6 +159,12 @@ def _topic(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str
     return {"arn": arn("sns", inputs.get("name", rid), region)}
 
 
+@extra("aws:sqs/queue:Queue")
+def _queue(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    queue = inputs.get("name", rid)
+    return {"arn": arn("sqs", queue, region), "url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{queue}"}
+
+
 @extra("aws:sfn/stateMachine:StateMachine")
 def _sfn(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
     return {"arn": arn("states", f"stateMachine:{inputs.get('name', rid)}", region)}

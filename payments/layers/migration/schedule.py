@@ -12,9 +12,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from payments.core.errors import ConfigError
+from payments.layers.migration import budget
 
 
 class Pool(enum.Enum):
@@ -30,10 +32,15 @@ SOURCE_POOLS = (Pool.LEGACY, Pool.BLUE, Pool.GREEN)
 TARGET_POOLS = (Pool.BLUE, Pool.GREEN)
 PAIRS = tuple((s, t) for s in SOURCE_POOLS for t in TARGET_POOLS if s is not t)
 
-#: Bounds of the waits and polls, enforced here (config, command line) and again by the state machine itself
-#: before anything changes (an execution may be started from the console with any input).
-MAX_WAIT_SECONDS = 24 * 3600
-MAX_POLLS = 1000
+#: Bounds of the waits and polls, derived from the history quota in :mod:`payments.layers.migration.budget`;
+#: enforced here (config, command line) and again by the state machine itself before anything changes (an
+#: execution may be started from the console with any input).
+MAX_WAIT_SECONDS = budget.MAX_HOLD_SECONDS
+MAX_POLLS = budget.MAX_POLLS
+MAX_STEPS = budget.MAX_STEPS
+#: What the cutover compares with the service's primary deployment (ECS reports full ARNs there).
+TASK_DEFINITION_ARN = re.compile(r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]+:\d+")
+TASK_DEFINITION_PATTERN = "arn:aws*:ecs:*:task-definition/*:*"
 
 
 def parse_steps(raw: str | list[Any] | tuple[Any, ...], key: str) -> tuple[int, ...]:
@@ -56,6 +63,12 @@ def check_steps(steps: tuple[int, ...], key: str) -> tuple[int, ...]:
     """A schedule is 1-100 %, strictly increasing, and ends at 100 % (the cutover completes)."""
     if not steps:
         raise ConfigError(key, "the step schedule is empty", "give at least one step, e.g. 10,50,100")
+    if len(steps) > MAX_STEPS:
+        raise ConfigError(
+            key,
+            f"{len(steps)} steps are more than the {MAX_STEPS} the execution history quota allows",
+            f"use at most {MAX_STEPS} steps, e.g. 5,25,50,100",
+        )
     for i, pct in enumerate(steps):
         if not 1 <= pct <= 100:
             raise ConfigError(
@@ -70,17 +83,28 @@ def check_steps(steps: tuple[int, ...], key: str) -> tuple[int, ...]:
     return steps
 
 
-def check_seconds(value: int | str, key: str, *, minimum: int = 0) -> int:
-    """Seconds from config or the command line (``"300"``), within minimum..24 h."""
+def check_seconds(value: int | str, key: str, *, minimum: int = 0, maximum: int = MAX_WAIT_SECONDS) -> int:
+    """Seconds from config or the command line (``"300"``), within minimum..maximum."""
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(key, f"'{value}' is not a whole number of seconds", "write e.g. 300")
     if value < 0:
-        raise ConfigError(key, f"{value} seconds is negative", f"use {minimum}-{MAX_WAIT_SECONDS} seconds")
-    if not minimum <= value <= MAX_WAIT_SECONDS:
-        raise ConfigError(key, f"{value} seconds is out of range", f"use {minimum}-{MAX_WAIT_SECONDS} seconds")
+        raise ConfigError(key, f"{value} seconds is negative", f"use {minimum}-{maximum} seconds")
+    if not minimum <= value <= maximum:
+        raise ConfigError(key, f"{value} seconds is out of range", f"use {minimum}-{maximum} seconds")
     return value
+
+
+def check_gate_window(bake_seconds: int, gate_window_seconds: int, key: str, source: str) -> None:
+    """A bake shorter than the gate can measure proves nothing: its errors cannot reach ALARM before it ends."""
+    if bake_seconds < gate_window_seconds:
+        raise ConfigError(
+            key,
+            f"a bake of {bake_seconds} s is shorter than the {gate_window_seconds} s the cutover gate needs to see "
+            f"a failure ({source})",
+            f"bake at least {gate_window_seconds} s, or shorten the gate's evaluation window",
+        )
 
 
 def check_pools(
@@ -117,12 +141,14 @@ class CutoverInput:
     poll_seconds: int = 30  #: interval of the bounded waits (DMS in sync, target service stable)
     max_polls: int = 40  #: bounded waits give up after this many polls
     desired_count: int = 2  #: tasks of the target service
-    task_definition: str | None = None  #: task definition (family:revision or ARN); None keeps the service's
+    task_definition: str | None = None  #: task definition ARN (with revision); None keeps the service's
     scale_down_source: bool = False  #: scale the source service to 0 after the hold
     hold_seconds: int = 3600  #: how long the source stays warm after the last step
+    #: how the user spelled each field, for errors (config keys, command-line flags); not part of the input
+    keys: Mapping[str, str] | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.validate()
+        self.validate(dict(self.keys) if self.keys else None)
 
     def validate(self, keys: dict[str, str] | None = None) -> None:
         """Raise one ConfigError for the first bad field; `keys` maps field -> how the user spelled it."""
@@ -135,11 +161,29 @@ class CutoverInput:
         k.update(keys or {})
         check_pools(self.source_pool, self.target_pool, k["source_pool"], k["target_pool"])
         check_steps(self.steps, k["steps"])
-        check_seconds(self.bake_seconds, k["bake_seconds"])
-        check_seconds(self.poll_seconds, k["poll_seconds"], minimum=1)
-        check_seconds(self.hold_seconds, k["hold_seconds"])
+        check_seconds(self.bake_seconds, k["bake_seconds"], maximum=budget.MAX_BAKE_SECONDS)
+        check_seconds(self.poll_seconds, k["poll_seconds"], minimum=1, maximum=budget.MAX_POLL_SECONDS)
+        check_seconds(self.hold_seconds, k["hold_seconds"], maximum=budget.MAX_HOLD_SECONDS)
         if isinstance(self.max_polls, bool) or not 1 <= self.max_polls <= MAX_POLLS:
             raise ConfigError(k["max_polls"], f"{self.max_polls} is out of range", f"use 1-{MAX_POLLS} polls")
+        for key, seconds, most in (
+            ("bake_seconds", self.bake_seconds, budget.MAX_BAKE_POLLS),
+            ("hold_seconds", self.hold_seconds, budget.MAX_HOLD_POLLS),
+        ):
+            if seconds > most * self.poll_seconds:
+                raise ConfigError(
+                    k[key],
+                    f"{seconds} s would read the gate {-(-seconds // self.poll_seconds)} times at "
+                    f"{k['poll_seconds']} {self.poll_seconds} s; the execution history quota allows {most}",
+                    f"raise {k['poll_seconds']} to at least {-(-seconds // most)} s, or shorten it",
+                )
+        if self.task_definition is not None and not TASK_DEFINITION_ARN.fullmatch(self.task_definition):
+            raise ConfigError(
+                k["task_definition"],
+                f"'{self.task_definition}' is not a task definition ARN with a revision",
+                "give the full ARN, e.g. arn:aws:ecs:us-east-1:123456789012:task-definition/payments-app:7 "
+                "(the cutover checks the service really runs it)",
+            )
         if isinstance(self.desired_count, bool) or not 1 <= self.desired_count <= 100:
             raise ConfigError(k["desired_count"], f"{self.desired_count} tasks is out of range", "use 1-100 tasks")
 

@@ -9,15 +9,16 @@ import re
 from payments.components.logs import ALLOWED_RETENTION_DAYS, MIN_RETENTION_DAYS
 from payments.core.config import setting
 from payments.core.errors import ConfigError
+from payments.layers.migration import budget
 from payments.layers.migration.schedule import (
     MAX_POLLS,
-    MAX_WAIT_SECONDS,
     CutoverInput,
     Pool,
     check_pools,
     check_steps,
 )
 
+PROJECT = "payments-migration"
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 _KMS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:dms:[a-z0-9-]+:\d{12}:cert:[A-Za-z0-9-]+$")
@@ -45,13 +46,18 @@ class MigrationSettings:
         (10, 50, 100), promotable=True, doc="percent of traffic on the target after each step; increasing, ends at 100"
     )
     bake_seconds: int = setting(
-        300, minimum=0, maximum=MAX_WAIT_SECONDS, doc="wait after each step before the gate alarm is checked"
+        300,
+        minimum=0,
+        maximum=budget.MAX_BAKE_SECONDS,
+        doc="how long each step bakes, the gate read every pollSeconds; at least the gate's window "
+        "(observability's gateWindowSeconds)",
     )
     poll_seconds: int = setting(
         30,
         minimum=5,
-        maximum=3600,
-        doc="interval of the bounded waits (DMS in sync, target service stable)",
+        maximum=budget.MAX_POLL_SECONDS,
+        doc="interval of the gate readings during bakes and the hold, and of the bounded waits (DMS in sync, "
+        "target service stable)",
     )
     max_polls: int = setting(
         40,
@@ -66,7 +72,7 @@ class MigrationSettings:
     source_hold_seconds: int = setting(
         3600,
         minimum=0,
-        maximum=MAX_WAIT_SECONDS,
+        maximum=budget.MAX_HOLD_SECONDS,
         doc="how long the source stays warm after 100 % before it may be scaled down",
     )
     stickiness_seconds: int = setting(
@@ -125,11 +131,26 @@ class MigrationSettings:
             task_definition=task_definition,
             scale_down_source=self.scale_down_source,
             hold_seconds=self.source_hold_seconds,
+            keys={
+                field: f"{PROJECT}:{key}"
+                for field, key in (
+                    ("source_pool", "sourcePool"),
+                    ("target_pool", "targetPool"),
+                    ("steps", "trafficSteps"),
+                    ("bake_seconds", "bakeSeconds"),
+                    ("poll_seconds", "pollSeconds"),
+                    ("max_polls", "maxPolls"),
+                    ("desired_count", "targetDesiredCount"),
+                    ("hold_seconds", "sourceHoldSeconds"),
+                    ("task_definition", "taskDefinition"),
+                )
+            },
         )
 
     def check(self, where: str) -> None:
         check_pools(self.source_pool, self.target_pool, f"{where}:sourcePool", f"{where}:targetPool")
         check_steps(self.traffic_steps, f"{where}:trafficSteps")
+        self.cutover_defaults()  # the waits fit the history budget (errors name the config keys)
         if self.log_retention_days not in ALLOWED_RETENTION_DAYS or self.log_retention_days < MIN_RETENTION_DAYS:
             allowed = ", ".join(str(d) for d in ALLOWED_RETENTION_DAYS if d >= MIN_RETENTION_DAYS)
             raise ConfigError(

@@ -19,7 +19,11 @@ from payments.components import iam
 from payments.components.logs import log_group
 from payments.core.naming import Kind, Namer
 from payments.layers.migration.machines import Targets, cutover_definition, rollback_definition
-from payments.layers.migration.schedule import CutoverInput, Pool
+from payments.layers.migration.machines.rollback import NO_RUN
+from payments.layers.migration.names import MigrationNames
+from payments.layers.migration.safety_net import SafetyNet, SafetyNetArgs
+from payments.layers.migration.schedule import CutoverInput, check_gate_window
+from payments.layers.migration.settings import PROJECT
 
 #: Log delivery and X-Ray APIs accept no resource ARNs (AWS documents "*" for them).
 LOG_DELIVERY_ACTIONS = [
@@ -35,15 +39,10 @@ LOG_DELIVERY_ACTIONS = [
 XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
 
 
-def phase_parameter_name(suffix: str) -> str:
-    return f"/payments/{suffix}/migration/phase"
-
-
 def targets_from_outputs(
     outputs: Mapping[str, Mapping[str, Any]],
-    environment: str,
+    names: MigrationNames,
     *,
-    phase_parameter: str,
     dms_task_arn: str | None = None,
     dms_latency_alarm_name: str | None = None,
     stickiness_seconds: int = 0,
@@ -51,12 +50,16 @@ def targets_from_outputs(
     """The cutover's targets from upstream outputs (``{"edge": {...}, "app": {...}, "observability": {...}}``)."""
     edge, app, obs = outputs["edge"], outputs.get("app") or {}, outputs["observability"]
     return Targets(
-        environment=environment,
+        environment=names.suffix,
         listener_arn=edge["httpsListenerArn"],
         target_group_arns=dict(edge["targetGroupArns"]),
         gate_alarm_name=obs["gateAlarmName"],
-        phase_parameter_name=phase_parameter,
+        phase_parameter_name=names.phase_parameter,
         topic_arn=obs["alarmTopicArn"],
+        machine_arns=names.machine_arns,
+        run_parameter_name=names.run_parameter,
+        gate_members=tuple(obs.get("gateMemberNames") or ()),
+        gate_window_seconds=int(obs.get("gateWindowSeconds") or 0),
         cluster_name=app.get("clusterName") or None,
         service_names=dict(app.get("serviceNames") or {}),
         dms_task_arn=dms_task_arn,
@@ -76,14 +79,16 @@ def targets_from_outputs(
 DESCRIBE_ALARMS_NEEDS_STAR = "*"
 
 
-def _common(
-    targets: Targets, parameter_arn: str, phase_actions: list[str], topic_key_arn: str, region: str
-) -> list[dict[str, Any]]:
+def _common(targets: Targets, parameter_arns: list[str], topic_key_arn: str, region: str) -> list[dict[str, Any]]:
     return [
         iam.allow(["elasticloadbalancing:ModifyListener"], targets.listener_arn, sid="SetListenerWeights"),
-        # DescribeTargetHealth supports no resource-level permission.
-        iam.allow(["elasticloadbalancing:DescribeTargetHealth"], "*", sid="ReadTargetHealth"),
-        iam.allow(phase_actions, parameter_arn, sid="MigrationPhase"),
+        # DescribeListeners and DescribeTargetHealth support no resource-level permission.
+        iam.allow(
+            ["elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTargetHealth"],
+            "*",
+            sid="ReadListenerAndTargetHealth",
+        ),
+        iam.allow(["ssm:GetParameter", "ssm:PutParameter"], sorted(parameter_arns), sid="MigrationPhase"),
         iam.allow(["sns:Publish"], targets.topic_arn, sid="Notify"),
         iam.allow(
             ["kms:GenerateDataKey*", "kms:Decrypt"],
@@ -91,6 +96,8 @@ def _common(
             sid="EncryptedTopic",
             Condition={"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}},
         ),
+        # Each machine refuses to run beside the others: it lists their running executions.
+        iam.allow(["states:ListExecutions"], sorted(targets.machine_arns.values()), sid="FindRunningExecutions"),
         iam.allow(LOG_DELIVERY_ACTIONS, "*", sid="ExecutionLogDelivery"),
         iam.allow(XRAY_ACTIONS, "*", sid="Tracing"),
     ]
@@ -99,15 +106,13 @@ def _common(
 def cutover_policy(
     targets: Targets,
     *,
-    parameter_arn: str,
+    parameter_arns: list[str],
     topic_key_arn: str,
     service_arns: list[str],
     region: str,
 ) -> dict[str, Any]:
-    """The cutover role's policy: exactly the listener, services, alarms, DMS task, parameter, topic and logs."""
-    statements = _common(targets, parameter_arn, ["ssm:GetParameter", "ssm:PutParameter"], topic_key_arn, region)
-    # DescribeListeners supports no resource-level permission (the listener check before anything changes).
-    statements.append(iam.allow(["elasticloadbalancing:DescribeListeners"], "*", sid="ReadListenerWeights"))
+    """The cutover role's policy: exactly the listener, services, alarms, DMS task, parameters, topic and logs."""
+    statements = _common(targets, parameter_arns, topic_key_arn, region)
     statements.append(iam.allow(["cloudwatch:DescribeAlarms"], DESCRIBE_ALARMS_NEEDS_STAR, sid="ReadGateAlarms"))
     if service_arns:
         statements.append(
@@ -122,17 +127,14 @@ def cutover_policy(
     return {"Version": iam.VERSION, "Statement": statements}
 
 
-def rollback_policy(
-    targets: Targets, *, parameter_arn: str, topic_key_arn: str, cutover_arn: str, region: str
-) -> dict[str, Any]:
-    """The rollback role's policy: the listener, the parameter, the topic, and stopping cutover executions.
+def rollback_policy(targets: Targets, *, parameter_arns: list[str], topic_key_arn: str, region: str) -> dict[str, Any]:
+    """The rollback role's policy: the listener, the parameters, the topic, and stopping cutover executions.
 
-    Only what the rollback definition calls: it writes the phase but never reads it (no ssm:GetParameter), and
-    lists the cutover's executions by state machine ARN, never by map run (the cutover has no distributed Map).
+    It stops the cutover's executions (by state machine ARN, never by map run: the cutover has no distributed
+    Map); it never updates a service or touches DMS.
     """
-    executions = cutover_arn.replace(":stateMachine:", ":execution:") + ":*"
-    statements = _common(targets, parameter_arn, ["ssm:PutParameter"], topic_key_arn, region)
-    statements.append(iam.allow(["states:ListExecutions"], cutover_arn, sid="FindRunningCutovers"))
+    executions = targets.machine_arns["cutover"].replace(":stateMachine:", ":execution:") + ":*"
+    statements = _common(targets, parameter_arns, topic_key_arn, region)
     statements.append(iam.allow(["states:StopExecution"], executions, sid="StopRunningCutovers"))
     return {"Version": iam.VERSION, "Statement": statements}
 
@@ -142,14 +144,11 @@ def rollback_policy(
 
 @dataclasses.dataclass
 class CutoverWorkflowArgs:
-    namer: Namer
-    account_id: str
-    region: str
+    names: MigrationNames
     initial_phase: str
     logs_key_arn: pulumi.Input[str]
     log_retention_days: int
     defaults: CutoverInput  #: defaults baked into the definition (taskDefinition filled from the app layer)
-    default_rollback_pool: Pool
     stickiness_seconds: int
     #: {"edge": {...}, "app": {...}, "observability": {...}} of Outputs, as the contract reads them
     upstream: Mapping[str, Mapping[str, pulumi.Output[Any]]]
@@ -158,23 +157,36 @@ class CutoverWorkflowArgs:
 
 
 class CutoverWorkflow(pulumi.ComponentResource):
+    """The phase and run parameters, the execution log group, the cutover and rollback machines, the safety net."""
+
     def __init__(self, name: str, args: CutoverWorkflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("payments:migration:CutoverWorkflow", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        n = args.namer
+        names = args.names
+        n = Namer(names.suffix)
+        # After creation the state machines own both values: a routine `pulumi up` must not reset them.
+        owned = pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue", "value"])
         self.phase = aws.ssm.Parameter(
             # insecure_value: the phase is not a secret, and plans and diffs should show it.
             f"{name}-phase",
-            name=phase_parameter_name(n.suffix),
+            name=names.phase_parameter,
             type="String",
             insecure_value=args.initial_phase,
-            description=f"migration phase of payments {n.suffix}; written by the cutover state machines",
-            # After creation the state machines own the value: a routine `pulumi up` must not reset it.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue", "value"]),
+            description=f"migration phase of payments {names.suffix}; written by the migration state machines",
+            opts=owned,
+        )
+        self.run = aws.ssm.Parameter(
+            f"{name}-run",
+            name=names.run_parameter,
+            type="StringList",
+            insecure_value=NO_RUN,
+            description=f"payments {names.suffix}: the last cutover's execution, source pool, target pool and the "
+            "phase before it; written by the cutover before it changes anything, read by the rollback",
+            opts=owned,
         )
         self.log_group = log_group(
             f"{name}-logs",
-            f"/aws/vendedlogs/states/payments-cutover-{n.suffix}",
+            f"/aws/vendedlogs/states/payments-cutover-{names.suffix}",
             args.logs_key_arn,
             args.log_retention_days,
             opts=child,
@@ -191,94 +203,89 @@ class CutoverWorkflow(pulumi.ComponentResource):
             observability=pulumi.Output.all(**args.upstream["observability"]),
             dms_task=args.dms_task_arn,
             dms_alarm=args.dms_latency_alarm_name,
-            parameter_arn=self.phase.arn,
+            parameter_arns=pulumi.Output.all(self.phase.arn, self.run.arn),
         )
 
         def targets(v: dict[str, Any]) -> Targets:
             return targets_from_outputs(
                 v,
-                n.suffix,
-                phase_parameter=phase_parameter_name(n.suffix),
+                names,
                 dms_task_arn=v["dms_task"],
                 dms_latency_alarm_name=v["dms_alarm"],
                 stickiness_seconds=args.stickiness_seconds,
             )
 
         def defaults(v: dict[str, Any]) -> CutoverInput:
+            check_gate_window(
+                args.defaults.bake_seconds,
+                int(v["observability"]["gateWindowSeconds"]),
+                f"{PROJECT}:bakeSeconds",
+                "payments-observability: evaluationPeriods x period of its longest gate alarm, plus the metrics' delay",
+            )
             task_definition = args.defaults.task_definition or (v["app"] or {}).get("taskDefinitionArn")
             return dataclasses.replace(args.defaults, task_definition=task_definition)
 
-        trust = iam.service_trust("states.amazonaws.com", source_account=args.account_id)
-        cutover_role = aws.iam.Role(
-            f"{name}-cutover-role", name=n("role-cutover", Kind.IAM_ROLE), assume_role_policy=trust, opts=child
-        )
-        cutover_policy_res = aws.iam.RolePolicy(
-            f"{name}-cutover-policy",
-            role=cutover_role.id,
-            policy=values.apply(
-                lambda v: json.dumps(
-                    cutover_policy(
-                        targets(v),
-                        parameter_arn=v["parameter_arn"],
-                        topic_key_arn=v["observability"]["alarmTopicKeyArn"],
-                        service_arns=list(((v["app"] or {}).get("serviceArns") or {}).values()),
-                        region=args.region,
-                    )
-                )
-            ),
-            opts=child,
-        )
-        self.cutover = aws.sfn.StateMachine(
-            f"{name}-cutover",
-            name=n("cutover", Kind.STATE_MACHINE),
-            type="STANDARD",
-            role_arn=cutover_role.arn,
-            definition=values.apply(lambda v: json.dumps(cutover_definition(targets(v), defaults(v)), indent=1)),
-            logging_configuration=logging,
-            tracing_configuration=tracing,
-            # Step Functions checks log delivery permissions when the state machine is created.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[cutover_policy_res]),
-        )
+        def machine(role: str, definition: Any, policy: Any) -> aws.sfn.StateMachine:
+            trust = iam.service_trust("states.amazonaws.com", source_account=names.account_id)
+            role_res = aws.iam.Role(
+                f"{name}-{role}-role", name=n(f"role-{role}", Kind.IAM_ROLE), assume_role_policy=trust, opts=child
+            )
+            policy_res = aws.iam.RolePolicy(
+                f"{name}-{role}-policy",
+                role=role_res.id,
+                policy=values.apply(lambda v: json.dumps(policy(v))),
+                opts=child,
+            )
+            return aws.sfn.StateMachine(
+                f"{name}-{role}",
+                name=names.machine(role),
+                type="STANDARD",
+                role_arn=role_res.arn,
+                definition=values.apply(lambda v: json.dumps(definition(v), indent=1)),
+                logging_configuration=logging,
+                tracing_configuration=tracing,
+                # Step Functions checks log delivery permissions when the state machine is created.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[policy_res]),
+            )
 
-        rollback_role = aws.iam.Role(
-            f"{name}-rollback-role", name=n("role-rollback", Kind.IAM_ROLE), assume_role_policy=trust, opts=child
+        self.cutover = machine(
+            "cutover",
+            lambda v: cutover_definition(targets(v), defaults(v)),
+            lambda v: cutover_policy(
+                targets(v),
+                parameter_arns=list(v["parameter_arns"]),
+                topic_key_arn=v["observability"]["alarmTopicKeyArn"],
+                service_arns=list(((v["app"] or {}).get("serviceArns") or {}).values()),
+                region=names.region,
+            ),
         )
-        with_cutover = pulumi.Output.all(v=values, cutover_arn=self.cutover.arn)
-        rollback_policy_res = aws.iam.RolePolicy(
-            f"{name}-rollback-policy",
-            role=rollback_role.id,
-            policy=with_cutover.apply(
-                lambda w: json.dumps(
-                    rollback_policy(
-                        targets(w["v"]),
-                        parameter_arn=w["v"]["parameter_arn"],
-                        topic_key_arn=w["v"]["observability"]["alarmTopicKeyArn"],
-                        cutover_arn=w["cutover_arn"],
-                        region=args.region,
-                    )
-                )
+        self.rollback = machine(
+            "rollback",
+            lambda v: rollback_definition(targets(v)),
+            lambda v: rollback_policy(
+                targets(v),
+                parameter_arns=list(v["parameter_arns"]),
+                topic_key_arn=v["observability"]["alarmTopicKeyArn"],
+                region=names.region,
+            ),
+        )
+        self.safety_net = SafetyNet(
+            f"{name}-safety-net",
+            SafetyNetArgs(
+                names=names,
+                cutover_arn=self.cutover.arn,
+                rollback_arn=self.rollback.arn,
+                gate_alarm_arn=args.upstream["observability"]["gateAlarmArn"],
+                alarm_topic_arn=args.upstream["observability"]["alarmTopicArn"],
             ),
             opts=child,
-        )
-        self.rollback = aws.sfn.StateMachine(
-            f"{name}-rollback",
-            name=n("rollback", Kind.STATE_MACHINE),
-            type="STANDARD",
-            role_arn=rollback_role.arn,
-            definition=with_cutover.apply(
-                lambda w: json.dumps(
-                    rollback_definition(targets(w["v"]), w["cutover_arn"], args.default_rollback_pool), indent=1
-                )
-            ),
-            logging_configuration=logging,
-            tracing_configuration=tracing,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[rollback_policy_res]),
         )
         self.register_outputs(
             {
                 "cutoverArn": self.cutover.arn,
                 "rollbackArn": self.rollback.arn,
                 "phaseParameterName": self.phase.name,
+                "runParameterName": self.run.name,
                 "logGroupName": self.log_group.name,
             }
         )

@@ -7,12 +7,16 @@ composite *cutover gate*. Which specs exist depends only on plain settings
 values.
 
 The gate holds the alarms that mean "users of the AWS pools are hurt, or the
-AWS database cannot keep up": load-balancer and target 5xx, unhealthy targets
-and p99 latency of the AWS pools (blue, green), database saturation, and DMS
-CDC latency. CPU/memory of the services are *not* in the gate: autoscaling
-answers them, and their user-visible effects are. Alarms of the legacy pool
-are not in it either: rolling back sends traffic to legacy, so its trouble is
-never a reason to roll back to it.
+AWS database cannot keep up": per target group, the 5xx, connection errors,
+unhealthy targets and p99 latency of the AWS pools (blue, green); database
+saturation; and DMS CDC latency. Only per-target-group metrics are in it, so the
+gate says which pool fails: the load balancer's own 5xx count
+(HTTPCode_ELB_5XX_Count) has no TargetGroup dimension, and it fires just as well
+when the *source* pool fails (VPN down), when a rollback onto the source is
+exactly wrong; it pages, outside the gate. CPU/memory of the services are not
+in the gate: autoscaling answers them, and their user-visible effects are.
+Alarms of the legacy pool are not in it either: rolling back sends traffic to
+legacy, so its trouble is never a reason to roll back to it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ AWS_POOLS = ("blue", "green")
 GIB = 1024 ** 3
 #: CloudWatch's limit on a composite alarm rule.
 MAX_RULE_LENGTH = 10240
+#: Delay before a failure can count in an alarm: ELB "measures and sends its metrics in 60-second intervals"
+#: (ALB CloudWatch metrics), and CloudWatch evaluates metric alarms once a minute.
+METRIC_DELAY_SECONDS = 60
 #: DMS CDC latency alarms (end of the replication -> metric); dmsEnabled adds them, in the cutover gate.
 DMS_LATENCY_METRICS = (("source", "CDCLatencySource"), ("target", "CDCLatencyTarget"))
 #: Their purpose keys in the ``alarmNames`` export: the migration layer, when it runs DMS, requires them.
@@ -161,10 +168,11 @@ def _edge(cfg: ObservabilitySettings, t: Targets, window: Window) -> list[AlarmS
     specs = [AlarmSpec(
         "alb-5xx", f"The load balancer itself returned more than {cfg.alb_errors_per_minute} 5xx responses a minute "
         "(no healthy target, target timeouts, or overload).",
-        "open the application dashboard: which target group lost healthy hosts? A cutover in progress rolls back "
-        "by itself; otherwise fix or roll back the pool taking traffic.",
+        "open the application dashboard: which target group lost healthy hosts? This alarm cannot say which pool "
+        "fails, so it is not one of the gate's members (the per-pool alarms are). If the pool taking traffic is the "
+        "failing one, move traffic (invoke rollback --pool <healthy pool>).",
         "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", lb, cfg.alb_errors_per_minute, Comparison.ABOVE,
-        Missing.NOT_BREACHING, gate=True, statistic="Sum", **window)]
+        Missing.NOT_BREACHING, gate=False, statistic="Sum", **window)]
     for pool in POOLS:
         dims = {**lb, "TargetGroup": t.target_group_arn_suffixes[pool]}
         in_gate = pool in AWS_POOLS
@@ -176,6 +184,15 @@ def _edge(cfg: ObservabilitySettings, t: Targets, window: Window) -> list[AlarmS
             "errors started with a release or cutover, move traffic back (invoke rollback).",
             "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", dims, cfg.target_errors_per_minute, Comparison.ABOVE,
             Missing.NOT_BREACHING, gate=in_gate, statistic="Sum", **window))
+        # Connections the load balancer could not open to a target: what a dead pool (or a VPN down) looks like
+        # per target group, where the load balancer's own 5xx count has no TargetGroup dimension.
+        specs.append(AlarmSpec(
+            f"tg-{pool}-conn-errors", f"The load balancer failed to connect to targets of the {pool} pool ({where}) "
+            f"more than {cfg.target_errors_per_minute} times a minute.",
+            f"the {pool} targets are unreachable: for ECS pools check the tasks and their security group, for "
+            "legacy the VPN tunnels and the on-prem servers.",
+            "AWS/ApplicationELB", "TargetConnectionErrorCount", dims, cfg.target_errors_per_minute,
+            Comparison.ABOVE, Missing.NOT_BREACHING, gate=in_gate, statistic="Sum", **window))
         # Minimum over the minute: a target still registering is not a failure; one unhealthy all minute is.
         # Missing: a target group no listener forwards to publishes nothing and serves no one.
         specs.append(AlarmSpec(
@@ -258,6 +275,11 @@ def _dms(cfg: ObservabilitySettings, t: Targets, window: Window) -> list[AlarmSp
             gate=True, statistic="Maximum", **window)
         for end, metric in DMS_LATENCY_METRICS
     ]
+
+
+def gate_window_seconds(specs: list[AlarmSpec]) -> int:
+    """Seconds the gate needs to see a failure: the longest member window (periods x period) plus the delay."""
+    return max(s.evaluation_periods * s.period for s in specs if s.gate) + METRIC_DELAY_SECONDS
 
 
 def gate_rule(alarm_names: list[str]) -> str:

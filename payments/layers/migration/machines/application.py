@@ -1,14 +1,32 @@
-"""The application stage of a cutover: the target service deployed (or scaled), stable, every target healthy."""
+"""The application stage of a cutover: the target service runs the requested release, stable, every target healthy.
+
+"Stable" is stricter than ``aws ecs wait services-stable`` (one deployment, running = desired): with the
+deployment circuit breaker's rollback on, a failed release rolls back to the previous task definition, and then
+"one deployment, running = desired" is true for the *old* release. So the primary (and only) deployment must run
+exactly the task definition this cutover asked for, and its rollout must be ``COMPLETED``. A failed rollout, or a
+service settled on another task definition, aborts at once with nothing moved.
+"""
 
 from __future__ import annotations
 
 from payments.layers.migration.machines.asl import States, absent, equals, error, present, sdk, task
 from payments.layers.migration.machines.targets import Targets
 
+#: What DescribeServices leaves in the state: parallel lists, index 0 the first (primary) deployment.
+SERVICE_FIELDS = {
+    "taskDefinition.$": "$.Services[*].TaskDefinition",
+    "running.$": "$.Services[*].RunningCount",
+    "desired.$": "$.Services[*].DesiredCount",
+    "status.$": "$.Services[*].Deployments[*].Status",
+    "release.$": "$.Services[*].Deployments[*].TaskDefinition",
+    "rollout.$": "$.Services[*].Deployments[*].RolloutState",
+    "failed.$": "$.Services[*].Deployments[?(@.RolloutState == 'FAILED')].TaskDefinition",
+}
 
-def application(targets: Targets, next_: str) -> States:
+
+def _deploy(targets: Targets) -> States:
+    """Deploy the given task definition, or keep the service's own and only scale it; remember which is expected."""
     cluster = targets.cluster_name or ""
-    service = "$.service.services[0]"
     return {
         "TargetHasService": {
             "Type": "Choice",
@@ -28,7 +46,7 @@ def application(targets: Targets, next_: str) -> States:
                     "Next": "DeployTargetService",
                 }
             ],
-            "Default": "ScaleTargetService",
+            "Default": "ReadTargetService",
         },
         "DeployTargetService": task(
             sdk("ecs", "updateService"),
@@ -38,15 +56,50 @@ def application(targets: Targets, next_: str) -> States:
                 "TaskDefinition.$": "$.config.taskDefinition",
                 "DesiredCount.$": "$.config.desiredCount",
             },
-            "StartAppWait",
+            "ExpectGiven",
             catch="Abort",
         ),
+        "ExpectGiven": {
+            "Type": "Pass",
+            "Parameters": {"taskDefinition.$": "$.config.taskDefinition"},
+            "ResultPath": "$.expected",
+            "Next": "StartAppWait",
+        },
+        "ReadTargetService": task(
+            sdk("ecs", "describeServices"),
+            {"Cluster": cluster, "Services.$": "States.Array($.pools.target.service)"},
+            "TargetServiceFound",
+            catch="Abort",
+            result_path="$.service",
+            result_selector=SERVICE_FIELDS,
+            comment="no task definition given: the service keeps the one it has, and must end up running it",
+        ),
+        "TargetServiceFound": {
+            "Type": "Choice",
+            "Choices": [{**present("$.service.taskDefinition[0]"), "Next": "ExpectCurrent"}],
+            "Default": "TargetServiceMissing",
+        },
+        "TargetServiceMissing": error(
+            "TargetNotReady", None, "ECS service {} was not found", "$.pools.target.service", next_="Abort"
+        ),
+        "ExpectCurrent": {
+            "Type": "Pass",
+            "Parameters": {"taskDefinition.$": "$.service.taskDefinition[0]"},
+            "ResultPath": "$.expected",
+            "Next": "ScaleTargetService",
+        },
         "ScaleTargetService": task(
             sdk("ecs", "updateService"),
             {"Cluster": cluster, "Service.$": "$.pools.target.service", "DesiredCount.$": "$.config.desiredCount"},
             "StartAppWait",
             catch="Abort",
         ),
+    }
+
+
+def _wait(targets: Targets, next_: str) -> States:
+    cluster = targets.cluster_name or ""
+    return {
         "StartAppWait": {"Type": "Pass", "Parameters": {"polls": 0}, "ResultPath": "$.wait", "Next": "WaitForTarget"},
         "WaitForTarget": {"Type": "Wait", "SecondsPath": "$.config.pollSeconds", "Next": "TargetServiceOrHealth"},
         "TargetServiceOrHealth": {
@@ -59,22 +112,63 @@ def application(targets: Targets, next_: str) -> States:
         "DescribeTargetService": task(
             sdk("ecs", "describeServices"),
             {"Cluster": cluster, "Services.$": "States.Array($.pools.target.service)"},
-            "ServiceStable",
+            "ReleaseRolledBack",
             catch="Abort",
             result_path="$.service",
-            result_selector={"services.$": "$.Services"},
+            result_selector=SERVICE_FIELDS,
         ),
-        # Stable as `aws ecs wait services-stable` defines it: one deployment, running == desired.
+        # The circuit breaker rolled the release back: a failed rollout, or one settled deployment of another
+        # task definition. Waiting longer cannot help; nothing has moved yet.
+        "ReleaseRolledBack": {
+            "Type": "Choice",
+            "Choices": [
+                {**present("$.service.failed[0]"), "Next": "ReleaseFailed"},
+                {
+                    "And": [
+                        present("$.service.release[0]"),
+                        absent("$.service.release[1]"),
+                        {
+                            "Not": {
+                                "Variable": "$.service.release[0]",
+                                "StringEqualsPath": "$.expected.taskDefinition",
+                            }
+                        },
+                    ],
+                    "Next": "ReleaseReplaced",
+                },
+            ],
+            "Default": "ServiceStable",
+        },
+        "ReleaseFailed": error(
+            "ReleaseRolledBack",
+            None,
+            "the deployment of {} to {} failed (ECS rolled it back); no traffic was moved",
+            "$.service.failed[0]",
+            "$.pools.target.service",
+            next_="Abort",
+        ),
+        "ReleaseReplaced": error(
+            "ReleaseRolledBack",
+            None,
+            "service {} runs {} instead of {} (the release was rolled back); no traffic was moved",
+            "$.pools.target.service",
+            "$.service.release[0]",
+            "$.expected.taskDefinition",
+            next_="Abort",
+        ),
         "ServiceStable": {
             "Type": "Choice",
             "Choices": [
                 {
                     "And": [
-                        present(f"{service}.RunningCount"),
-                        present(f"{service}.DesiredCount"),
-                        {"Variable": f"{service}.RunningCount", "NumericEqualsPath": f"{service}.DesiredCount"},
-                        present(f"{service}.Deployments[0]"),
-                        absent(f"{service}.Deployments[1]"),
+                        present("$.service.running[0]"),
+                        present("$.service.desired[0]"),
+                        {"Variable": "$.service.running[0]", "NumericEqualsPath": "$.service.desired[0]"},
+                        absent("$.service.release[1]"),
+                        equals("$.service.status[0]", "PRIMARY"),
+                        equals("$.service.rollout[0]", "COMPLETED"),
+                        present("$.service.release[0]"),
+                        {"Variable": "$.service.release[0]", "StringEqualsPath": "$.expected.taskDefinition"},
                     ],
                     "Next": "DescribeTargetHealth",
                 }
@@ -87,7 +181,7 @@ def application(targets: Targets, next_: str) -> States:
             "AnyTargets",
             catch="Abort",
             result_path="$.health",
-            result_selector={"targets.$": "$.TargetHealthDescriptions"},
+            result_selector={"targets.$": "$.TargetHealthDescriptions[*].TargetHealth.State"},
         ),
         "AnyTargets": {
             "Type": "Choice",
@@ -96,7 +190,7 @@ def application(targets: Targets, next_: str) -> States:
         },
         "SummariseHealth": {
             "Type": "Pass",
-            "Parameters": {"states.$": "States.ArrayUnique($.health.targets[*].TargetHealth.State)"},
+            "Parameters": {"states.$": "States.ArrayUnique($.health.targets)"},
             "ResultPath": "$.health",
             "Next": "TargetsHealthy",
         },
@@ -124,9 +218,13 @@ def application(targets: Targets, next_: str) -> States:
         "TargetNotReady": error(
             "TargetNotReady",
             None,
-            "pool {} was not stable with every target healthy after {} polls",
+            "pool {} was not stable on the requested release with every target healthy after {} polls",
             "$.pools.target.name",
             "$.wait.polls",
             next_="Abort",
         ),
     }
+
+
+def application(targets: Targets, next_: str) -> States:
+    return {**_deploy(targets), **_wait(targets, next_)}

@@ -156,7 +156,9 @@ def weights(targets: Targets, source_weight: str | int, target_weight: str | int
 def gate_check(targets: Targets, name: str, ok: str, not_ok: str, on_error: str, when: str) -> States:
     """Describe the gate alarm (composite or metric) and branch: OK -> `ok`, anything else -> `not_ok`.
 
-    INSUFFICIENT_DATA counts as not OK: unknown health must not move payments.
+    INSUFFICIENT_DATA counts as not OK: unknown health must not move payments. Every response kept in the state
+    is cut to the fields the machine reads (here and in every ResultSelector): an execution's data may not exceed
+    256 KB (States.DataLimitExceeded, which no Catch handles), and a full ECS or CloudWatch answer can be large.
     """
     gate = targets.gate_alarm_name
     return {
@@ -166,7 +168,11 @@ def gate_check(targets: Targets, name: str, ok: str, not_ok: str, on_error: str,
             f"{name}Ok",
             catch=on_error,
             result_path="$.gate",
-            result_selector={"composite.$": "$.CompositeAlarms", "metric.$": "$.MetricAlarms"},
+            # Only the states: a composite's rule alone can be 10 KB, and an execution's data is capped at 256 KB.
+            result_selector={
+                "composite.$": "$.CompositeAlarms[*].StateValue",
+                "metric.$": "$.MetricAlarms[*].StateValue",
+            },
             comment=f"gate alarm {gate} must be OK {when}",
         ),
         f"{name}Ok": {
@@ -174,8 +180,8 @@ def gate_check(targets: Targets, name: str, ok: str, not_ok: str, on_error: str,
             "Choices": [
                 {
                     "Or": [
-                        equals("$.gate.composite[0].StateValue", "OK"),
-                        equals("$.gate.metric[0].StateValue", "OK"),
+                        equals("$.gate.composite[0]", "OK"),
+                        equals("$.gate.metric[0]", "OK"),
                     ],
                     "Next": ok,
                 }
@@ -183,6 +189,147 @@ def gate_check(targets: Targets, name: str, ok: str, not_ok: str, on_error: str,
             "Default": not_ok,
         },
     }
+
+
+def gate_watch(
+    targets: Targets, prefix: str, seconds_key: str, *, done: str, breached: str, on_error: str, when: str
+) -> States:
+    """Watch the gate for ``$.config.<seconds_key>`` seconds: now, then every ``pollSeconds``, and at the end.
+
+    The first not-OK reading goes to `breached` at once: a failure is acted on within one poll, never after the
+    whole wait. ``$.watch.elapsed`` counts the seconds waited (the last wait may overshoot by under one poll).
+    """
+    return {
+        prefix: {
+            "Type": "Pass",
+            "Parameters": {"elapsed": 0},
+            "ResultPath": "$.watch",
+            "Next": f"{prefix}Gate",
+            "Comment": f"watch the gate for {seconds_key}, every pollSeconds",
+        },
+        **gate_check(targets, f"{prefix}Gate", ok=f"{prefix}Elapsed", not_ok=breached, on_error=on_error, when=when),
+        f"{prefix}Elapsed": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.watch.elapsed", "NumericGreaterThanEqualsPath": f"$.config.{seconds_key}", "Next": done}
+            ],
+            "Default": f"{prefix}Wait",
+        },
+        f"{prefix}Wait": {"Type": "Wait", "SecondsPath": "$.config.pollSeconds", "Next": f"{prefix}Tick"},
+        f"{prefix}Tick": {
+            "Type": "Pass",
+            "Parameters": {"elapsed.$": "States.MathAdd($.watch.elapsed, $.config.pollSeconds)"},
+            "ResultPath": "$.watch",
+            "Next": f"{prefix}Gate",
+        },
+    }
+
+
+def gate_culprits(targets: Targets, name: str, next_: str) -> States:
+    """Which of the gate's member alarms are in ALARM (``$.culprits``), for the notice; never fails the path."""
+    if not targets.gate_members:
+        return {name: {"Type": "Pass", "Result": [], "ResultPath": "$.culprits", "Next": next_}}
+    state = task(
+        sdk("cloudwatch", "describeAlarms"),
+        {"AlarmNames": list(targets.gate_members[:100]), "StateValue": "ALARM"},
+        next_,
+        catch=None,
+        result_path="$.culprits",
+        result_selector={"names.$": "$.MetricAlarms[?(@.StateValue == 'ALARM')].AlarmName"},
+        comment="name the failing members of the gate in the notice",
+    )
+    state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.culpritsError", "Next": next_}]
+    return {
+        name: {"Type": "Pass", "Result": {"names": []}, "ResultPath": "$.culprits", "Next": f"{name}Read"},
+        f"{name}Read": state,
+    }
+
+
+def failure_text(name: str, next_: str) -> States:
+    """``$.failure.text``: the caught error (``$.error``, its Error and, when there is one, its Cause) as text.
+
+    AWS documents that a caught error's output "usually" has a Cause, not always; a notice built on a missing
+    ``$.error.Cause`` would fail with States.Runtime, which nothing can catch. ``States.JsonToString`` of the
+    whole ``$.error`` (always there after a Catch or a check) cannot fail.
+    """
+    return {
+        name: {
+            "Type": "Pass",
+            "Parameters": {"text.$": "States.JsonToString($.error)"},
+            "ResultPath": "$.failure",
+            "Next": next_,
+        }
+    }
+
+
+def healthy(targets: Targets, name: str, group_path: str, *, yes: str, no: str) -> States:
+    """Has the target group at `group_path` at least one healthy target? An unreadable answer counts as no."""
+    return {
+        name: {
+            **task(
+                sdk("elasticloadbalancingv2", "describeTargetHealth"),
+                {"TargetGroupArn.$": group_path},
+                f"{name}Read",
+                catch=None,
+                result_path="$.health",
+                result_selector={"states.$": "$.TargetHealthDescriptions[*].TargetHealth.State"},
+            ),
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.healthError", "Next": no}],
+        },
+        f"{name}Read": {
+            "Type": "Pass",
+            "Parameters": {"healthy.$": "States.ArrayContains($.health.states, 'healthy')"},
+            "ResultPath": "$.health",
+            "Next": f"{name}Ok",
+        },
+        f"{name}Ok": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.health.healthy", "BooleanEquals": True, "Next": yes}],
+            "Default": no,
+        },
+    }
+
+
+def running_elsewhere(targets: Targets, prefix: str, roles: tuple[str, ...], *, alone: str, busy: str) -> States:
+    """Is any other execution of the migration's machines running? (``ListExecutions``, RUNNING, per machine.)
+
+    This execution itself is RUNNING on its own machine: it is the only entry allowed there.
+    """
+    states: States = {
+        prefix: {
+            "Type": "Pass",
+            "Parameters": {"self.$": "$$.Execution.Id", "selfMachine.$": "$$.StateMachine.Id"},
+            "ResultPath": "$.running",
+            "Next": f"{prefix}{roles[0].title()}",
+        }
+    }
+    for i, role in enumerate(roles):
+        following = f"{prefix}{roles[i + 1].title()}" if i + 1 < len(roles) else f"{prefix}Alone"
+        states[f"{prefix}{role.title()}"] = task(
+            sdk("sfn", "listExecutions"),
+            {"StateMachineArn": targets.machine_arns[role], "StatusFilter": "RUNNING"},
+            following,
+            catch=busy,
+            result_path=f"$.running.{role}",
+            result_selector={"arns.$": "$.Executions[*].ExecutionArn"},
+            comment=f"running executions of the {role} state machine",
+        )
+    others = []
+    for role in roles:
+        first, second = f"$.running.{role}.arns[0]", f"$.running.{role}.arns[1]"
+        mine = {"Variable": "$.running.selfMachine", "StringEquals": targets.machine_arns[role]}
+        # On its own machine the only running execution must be this one; on the others there must be none.
+        others.append(
+            {
+                "Or": [
+                    {"And": [{"Not": mine}, present(first)]},
+                    {"And": [mine, present(first), {"Not": {"Variable": first, "StringEqualsPath": "$.running.self"}}]},
+                    {"And": [mine, present(second)]},
+                ]
+            }
+        )
+    states[f"{prefix}Alone"] = {"Type": "Choice", "Choices": [{"Or": others, "Next": busy}], "Default": alone}
+    return states
 
 
 def task_resources(definition: dict[str, Any]) -> list[str]:

@@ -9,7 +9,7 @@ from payments.layers.migration.machines.targets import Targets
 def database(targets: Targets, next_: str) -> States:
     dms_task = targets.dms_task_arn
     describe = {"Filters": [{"Name": "replication-task-arn", "Values": [dms_task]}], "WithoutSettings": True}
-    status = "$.dms.tasks[0].Status"
+    status = "$.dms.status[0]"
     return {
         "DescribeDmsTask": task(
             sdk("databasemigration", "describeReplicationTasks"),
@@ -17,7 +17,10 @@ def database(targets: Targets, next_: str) -> States:
             "DmsTaskState",
             catch="Abort",
             result_path="$.dms",
-            result_selector={"tasks.$": "$.ReplicationTasks"},
+            result_selector={
+                "status.$": "$.ReplicationTasks[*].Status",
+                "fullLoad.$": "$.ReplicationTasks[*].ReplicationTaskStats.FullLoadProgressPercent",
+            },
         ),
         "DmsTaskState": {
             "Type": "Choice",
@@ -55,7 +58,10 @@ def database(targets: Targets, next_: str) -> States:
             "CheckDmsLatency",
             catch="Abort",
             result_path="$.dms",
-            result_selector={"tasks.$": "$.ReplicationTasks"},
+            result_selector={
+                "status.$": "$.ReplicationTasks[*].Status",
+                "fullLoad.$": "$.ReplicationTasks[*].ReplicationTaskStats.FullLoadProgressPercent",
+            },
         ),
         "CheckDmsLatency": task(
             sdk("cloudwatch", "describeAlarms"),
@@ -63,7 +69,7 @@ def database(targets: Targets, next_: str) -> States:
             "DmsInSync",
             catch="Abort",
             result_path="$.latency",
-            result_selector={"alarms.$": "$.MetricAlarms"},
+            result_selector={"states.$": "$.MetricAlarms[*].StateValue"},
             comment="the latency alarm is OK only while CDC latency stays under the threshold",
         ),
         "DmsInSync": {
@@ -72,12 +78,12 @@ def database(targets: Targets, next_: str) -> States:
                 {
                     "And": [
                         equals(status, "running"),
-                        present("$.dms.tasks[0].ReplicationTaskStats.FullLoadProgressPercent"),
+                        present("$.dms.fullLoad[0]"),
                         {
-                            "Variable": "$.dms.tasks[0].ReplicationTaskStats.FullLoadProgressPercent",
+                            "Variable": "$.dms.fullLoad[0]",
                             "NumericEquals": 100,
                         },
-                        equals("$.latency.alarms[0].StateValue", "OK"),
+                        equals("$.latency.states[0]", "OK"),
                     ],
                     "Next": next_,
                 },

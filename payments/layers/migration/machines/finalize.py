@@ -1,16 +1,50 @@
-"""The end of a cutover: record the phase, notify, and optionally hold the source warm then scale it down."""
+"""The end of a cutover: record the phase, notify, and optionally hold the source warm then scale it down.
+
+Once the last step's bake has passed, the cutover has succeeded: traffic is 100 % on the target and healthy.
+Bookkeeping that fails after that (a throttled ``PutParameter``, a notice that cannot be sent, a scale-down
+refused) must not undo it, so it ends the execution SUCCEEDED with ``$.warnings`` saying what to finish by hand,
+never FAILED (a failed execution is what the safety net rolls back). Only the gate, watched through the hold
+while the source is still warm, can still roll the cutover back.
+"""
 
 from __future__ import annotations
 
 from payments.core.environment import MigrationPhase
-from payments.layers.migration.machines.asl import States, error, gate_check, lit, notify, put_phase, sdk, task
+from payments.layers.migration.machines.asl import (
+    States,
+    error,
+    gate_culprits,
+    gate_watch,
+    lit,
+    notify,
+    put_phase,
+    sdk,
+    task,
+)
 from payments.layers.migration.machines.targets import Targets
+
+
+def _warning(name: str, text: str, next_: str) -> States:
+    return {
+        name: {
+            "Type": "Pass",
+            "Parameters": {"text": text, "error.$": "States.JsonToString($.error)"},
+            "ResultPath": f"$.warnings.{name}",
+            "Next": next_,
+        }
+    }
 
 
 def finalize(targets: Targets, rollback: str) -> States:
     env = lit(targets.environment)
     states: States = {
-        "RecordComplete": put_phase(targets, MigrationPhase.COMPLETE.value, "NotifyComplete", catch=rollback),
+        "Completing": {"Type": "Pass", "Result": {}, "ResultPath": "$.warnings", "Next": "RecordComplete"},
+        "RecordComplete": put_phase(targets, MigrationPhase.COMPLETE.value, "NotifyComplete", catch="PhaseNotRecorded"),
+        **_warning(
+            "PhaseNotRecorded",
+            f"the phase could not be set to {MigrationPhase.COMPLETE.value}: set it by hand",
+            "NotifyComplete",
+        ),
         "NotifyComplete": notify(
             targets,
             f"Cutover complete ({env})",
@@ -31,46 +65,41 @@ def finalize(targets: Targets, rollback: str) -> States:
             ],
             "Default": "CutoverComplete",
         },
-        "HoldSource": {
-            "Type": "Wait",
-            "SecondsPath": "$.config.holdSeconds",
-            "Next": "CheckGateAfterHold",
-            "Comment": "the source stays warm so a rollback needs no scale-up",
-        },
-    }
-    states.update(
-        gate_check(
+        **gate_watch(
             targets,
-            "CheckGateAfterHold",
-            ok="ScaleDownSource",
-            not_ok="GateBreachedInHold",
-            on_error=rollback,
-            when="before the source is scaled down",
-        )
-    )
-    states.update(
-        {
-            "GateBreachedInHold": error(
-                "GateAlarm",
-                None,
-                "gate alarm {} was not OK during the hold; source {} kept",
-                f"'{lit(targets.gate_alarm_name)}'",
-                "$.pools.source.name",
-                next_=rollback,
-            ),
-            "ScaleDownSource": task(
-                sdk("ecs", "updateService"),
-                {"Cluster": targets.cluster_name or "", "Service.$": "$.pools.source.service", "DesiredCount": 0},
-                "CutoverComplete",
-                catch="ScaleDownFailed",
-            ),
-            "ScaleDownFailed": {
-                "Type": "Fail",
-                "Error": "SourceScaleDownFailed",
-                "Cause": "the cutover completed and traffic stays on the target; scaling the source "
-                "service down failed, scale it by hand",
-            },
-            "CutoverComplete": {"Type": "Succeed"},
-        }
-    )
+            "HoldSource",
+            "holdSeconds",
+            done="ScaleDownSource",
+            breached="GateBreachedInHold",
+            on_error="HoldGateUnreadable",
+            when="while the source is held warm",
+        ),
+        **_warning(
+            "HoldGateUnreadable",
+            "the gate could not be read during the hold: the source was kept warm, not scaled down",
+            "CutoverComplete",
+        ),
+        **gate_culprits(targets, "GateBreachedInHold", next_="GateBreachedInHoldError"),
+        "GateBreachedInHoldError": error(
+            "GateAlarm",
+            None,
+            "gate alarm {} was not OK during the hold; source {} kept (in ALARM: {})",
+            f"'{lit(targets.gate_alarm_name)}'",
+            "$.pools.source.name",
+            "States.JsonToString($.culprits.names)",
+            next_=rollback,
+        ),
+        "ScaleDownSource": task(
+            sdk("ecs", "updateService"),
+            {"Cluster": targets.cluster_name or "", "Service.$": "$.pools.source.service", "DesiredCount": 0},
+            "CutoverComplete",
+            catch="ScaleDownFailed",
+        ),
+        **_warning(
+            "ScaleDownFailed",
+            "traffic stays on the target; scaling the source service down failed: scale it down by hand",
+            "CutoverComplete",
+        ),
+        "CutoverComplete": {"Type": "Succeed", "Comment": "complete; $.warnings lists what to finish by hand"},
+    }
     return states

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from payments.layers.migration import budget
 from payments.layers.migration.machines.asl import States, absent, present, sdk, task
 from payments.layers.migration.machines.targets import Targets
-from payments.layers.migration.schedule import MAX_POLLS, MAX_WAIT_SECONDS, PAIRS, CutoverInput, Pool
+from payments.layers.migration.schedule import MAX_STEPS, PAIRS, TASK_DEFINITION_PATTERN, CutoverInput, Pool
 
 #: 100 - p for p in 0..100, indexed by p.
 COMPLEMENT = list(range(100, -1, -1))
 
-#: Input keys that Wait states read (SecondsPath): whole seconds 0..MAX_WAIT_SECONDS.
-WAIT_KEYS = ("bakeSeconds", "pollSeconds", "holdSeconds")
-#: Input key that bounds the polling loops: a whole number 1..MAX_POLLS.
+#: Input key that bounds the polling loops (DMS, application): a whole number 1..MAX_POLLS.
 POLLS_KEY = "maxPolls"
 
 
@@ -39,8 +38,17 @@ def defaults(defaults_: CutoverInput, next_: str) -> States:
     }
 
 
-def check_waits(next_: str) -> States:
-    """Waits and polls must be whole numbers in range before anything changes.
+def _bounds(targets: Targets) -> dict[str, tuple[int, int]]:
+    return {
+        "bakeSeconds": (targets.gate_window_seconds, budget.MAX_BAKE_SECONDS),
+        "pollSeconds": (1, budget.MAX_POLL_SECONDS),
+        "holdSeconds": (0, budget.MAX_HOLD_SECONDS),
+        POLLS_KEY: (1, budget.MAX_POLLS),
+    }
+
+
+def check_waits(targets: Targets, next_: str) -> States:
+    """Waits and polls must be whole numbers in range, and fit the history budget, before anything changes.
 
     A Wait with negative, fractional or non-numeric seconds fails with States.Runtime, which no Catch handles:
     left unchecked, a bad ``bakeSeconds`` would stop the execution mid-split with no rollback and no notice.
@@ -48,8 +56,15 @@ def check_waits(next_: str) -> States:
     the nearest integer (AWS: "If you specify a non-integer value for one or both the arguments, Step
     Functions will round it off to the nearest integer"), so x is whole exactly when it equals that sum. The
     sums then replace the input values, so every Wait reads a JSON integer (300, never 300.0).
+
+    Then the budget (:mod:`payments.layers.migration.budget`): a bake may read the gate at most
+    ``MAX_BAKE_POLLS`` times and the hold ``MAX_HOLD_POLLS`` times. ASL cannot divide, so pollSeconds is
+    multiplied by doubling with ``States.MathAdd`` and the waits are compared with the products. A bake shorter
+    than the gate's evaluation window is refused too: its errors could not reach ALARM before it ended.
     """
-    bounds = {key: (0, MAX_WAIT_SECONDS) for key in WAIT_KEYS} | {POLLS_KEY: (1, MAX_POLLS)}
+    if (budget.MAX_BAKE_POLLS, budget.MAX_HOLD_POLLS) != (64, 128):
+        raise ValueError("the doubling below computes pollSeconds x 64 and x 128 only: adjust it with the budget")
+    bounds = _bounds(targets)
     in_range: list[dict[str, Any]] = []
     for key, (low, high) in bounds.items():
         path = f"$.config.{key}"
@@ -60,6 +75,11 @@ def check_waits(next_: str) -> States:
             {"Variable": path, "NumericLessThanEquals": high},
         ]
     got = ", ".join(f"{key} {{}}" for key in bounds)
+    ranges = ", ".join(f"{key} {low}-{high}" for key, (low, high) in bounds.items())
+
+    def times4(source: str) -> str:
+        return f"States.MathAdd(States.MathAdd({source}, {source}), States.MathAdd({source}, {source}))"
+
     return {
         "CheckWaits": {
             "Type": "Choice",
@@ -86,13 +106,69 @@ def check_waits(next_: str) -> States:
         "UseWholeWaits": {
             "Type": "Pass",
             "Parameters": {"config.$": "States.JsonMerge($.config, $.whole, false)"},
-            "Next": next_,
+            "Next": "PollTimes4",
+        },
+        "PollTimes4": {
+            "Type": "Pass",
+            "Parameters": {"x4.$": times4("$.config.pollSeconds")},
+            "ResultPath": "$.limits",
+            "Next": "PollTimes16",
+        },
+        "PollTimes16": {
+            "Type": "Pass",
+            "Parameters": {"x16.$": times4("$.limits.x4")},
+            "ResultPath": "$.limits",
+            "Next": "PollTimes64",
+        },
+        "PollTimes64": {
+            "Type": "Pass",
+            "Parameters": {"x64.$": times4("$.limits.x16")},
+            "ResultPath": "$.limits",
+            "Next": "PollTimes128",
+        },
+        "PollTimes128": {
+            "Type": "Pass",
+            "Parameters": {"x64.$": "$.limits.x64", "x128.$": "States.MathAdd($.limits.x64, $.limits.x64)"},
+            "ResultPath": "$.limits",
+            "Next": "WaitsFitBudget",
+        },
+        "WaitsFitBudget": {
+            "Type": "Choice",
+            "Comment": f"a bake reads the gate at most {budget.MAX_BAKE_POLLS} times, the hold "
+            f"{budget.MAX_HOLD_POLLS} times (the history quota)",
+            "Choices": [
+                {
+                    "And": [
+                        {
+                            "Variable": "$.config.bakeSeconds",
+                            "NumericLessThanEqualsPath": f"$.limits.x{budget.MAX_BAKE_POLLS}",
+                        },
+                        {
+                            "Variable": "$.config.holdSeconds",
+                            "NumericLessThanEqualsPath": f"$.limits.x{budget.MAX_HOLD_POLLS}",
+                        },
+                    ],
+                    "Next": next_,
+                }
+            ],
+            "Default": "WaitsOverBudget",
+        },
+        "WaitsOverBudget": {
+            "Type": "Pass",
+            "Parameters": {
+                "message.$": "States.Format('bakeSeconds {} and holdSeconds {} at pollSeconds {} would read the gate "
+                f"more than {budget.MAX_BAKE_POLLS} times a bake or {budget.MAX_HOLD_POLLS} times in the hold, past "
+                "what the execution history quota allows; raise pollSeconds. Nothing was changed', "
+                "$.config.bakeSeconds, $.config.holdSeconds, $.config.pollSeconds)"
+            },
+            "ResultPath": "$.invalid",
+            "Next": "InvalidWaits",
         },
         "WaitsInvalid": {
             "Type": "Pass",
             "Parameters": {
-                "message.$": f"States.Format('{got}: bakeSeconds, pollSeconds and holdSeconds must be whole "
-                f"seconds 0-{MAX_WAIT_SECONDS} and maxPolls a whole number 1-{MAX_POLLS}; nothing was changed', "
+                "message.$": f"States.Format('{got}: each must be a whole number in range ({ranges}; the bake at "
+                f"least the {targets.gate_window_seconds} s the gate needs to see a failure); nothing was changed', "
                 + ", ".join(f"States.JsonToString($.config.{key})" for key in bounds)
                 + ")"
             },
@@ -157,8 +233,17 @@ def schedule(next_: str) -> States:
     return {
         "CheckSchedule": {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.config.steps[0]", "IsPresent": True, "Next": "PlanSchedule"}],
-            "Default": "EmptySchedule",
+            "Choices": [
+                {"Variable": "$.config.steps[0]", "IsPresent": False, "Next": "EmptySchedule"},
+                {"Variable": f"$.config.steps[{MAX_STEPS}]", "IsPresent": True, "Next": "TooManySteps"},
+            ],
+            "Default": "PlanSchedule",
+        },
+        "TooManySteps": {
+            "Type": "Fail",
+            "Error": "InvalidInput",
+            "Cause": f"more than {MAX_STEPS} steps: the execution history quota allows {MAX_STEPS}; "
+            "nothing was changed",
         },
         "EmptySchedule": {"Type": "Fail", "Error": "InvalidInput", "Cause": "steps is empty; nothing was changed"},
         "PlanSchedule": {
@@ -300,4 +385,31 @@ def check_listener(targets: Targets, next_: str) -> States:
             "Next": "ListenerNotOnSource",
         },
         "ListenerNotOnSource": {"Type": "Fail", "Error": "ListenerNotOnSource", "CausePath": "$.refusal.message"},
+    }
+
+
+def check_task_definition(next_: str) -> States:
+    """A given taskDefinition must be a full ARN: the application stage compares it with what ECS runs."""
+    given = "$.config.taskDefinition"
+    return {
+        "CheckTaskDefinition": {
+            "Type": "Choice",
+            "Choices": [
+                {"Or": [absent(given), {"Variable": given, "IsNull": True}], "Next": next_},
+                {
+                    "And": [
+                        {"Variable": given, "IsString": True},
+                        {"Variable": given, "StringMatches": TASK_DEFINITION_PATTERN},
+                    ],
+                    "Next": next_,
+                },
+            ],
+            "Default": "BadTaskDefinition",
+        },
+        "BadTaskDefinition": {
+            "Type": "Fail",
+            "Error": "InvalidInput",
+            "Cause": "taskDefinition must be a task definition ARN with its revision "
+            "(arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>); nothing was changed",
+        },
     }

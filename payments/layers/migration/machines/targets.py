@@ -8,6 +8,11 @@ from collections.abc import Mapping
 from payments.layers.migration.schedule import Pool
 
 
+def state_machine_arn(region: str, account_id: str, name: str) -> str:
+    """A state machine's ARN from its name: how the machines find each other, and `invoke rollback` finds them."""
+    return f"arn:aws:states:{region}:{account_id}:stateMachine:{name}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Targets:
     """The deployed things a cutover acts on (plain strings: ARNs and names from the upstream layers)."""
@@ -18,6 +23,14 @@ class Targets:
     gate_alarm_name: str
     phase_parameter_name: str
     topic_arn: str
+    #: the migration's state machines by role (cutover, rollback): each refuses to run beside the others
+    machine_arns: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: SSM parameter where a cutover records itself (execution, pools, phase before) before it changes anything
+    run_parameter_name: str = ""
+    #: the gate's members (metric alarms), so a notice can say which one went to ALARM
+    gate_members: tuple[str, ...] = ()
+    #: seconds the gate needs to see a failure: evaluation periods x period + the metrics' delay
+    gate_window_seconds: int = 0
     cluster_name: str | None = None  #: None in EC2 mode: no ECS service to update
     service_names: Mapping[str, str] = dataclasses.field(default_factory=dict)  #: pool -> ECS service (blue, green)
     dms_task_arn: str | None = None  #: None: no database stage
@@ -31,3 +44,8 @@ class Targets:
             raise ValueError(f"target group ARN(s) missing for pool(s) {', '.join(missing)}")
         if (self.dms_task_arn is None) != (self.dms_latency_alarm_name is None):
             raise ValueError("a DMS stage needs both the task ARN and its latency alarm")
+        for role in ("cutover", "rollback"):
+            if role not in self.machine_arns:
+                raise ValueError(f"the {role} state machine's ARN is missing")
+        if not self.run_parameter_name:
+            raise ValueError("the run parameter's name is missing")
