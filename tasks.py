@@ -203,8 +203,8 @@ def cutover(c: Context, env: str = "dev", steps: str | None = None, bake: str | 
 
 
 @task(help={
-    "env": "environment to roll back",
-    "pool": "pool that takes 100% of traffic (default: the configured source pool, usually legacy)",
+    "env": "environment to roll back (needs AWS credentials only: no Pulumi CLI, backend or passphrase)",
+    "pool": "pool that takes 100% of traffic (default: the source pool of the last cutover, from its run record)",
     "force": "move traffic even if the pool has no healthy target",
     "yes": "start without asking for confirmation",
 })
@@ -214,27 +214,32 @@ def rollback(c: Context, env: str = "dev", pool: str | None = None, force: bool 
     from payments.cutover import runner
 
     runner.check_pool(pool)
-    deployed = runner.Deployed(env, runner.stack_outputs(env, ROOT))
-    if not yes and input(f"roll '{env}' back to {pool or 'the source pool'}? type the env name: ") != env:
+    deployed = runner.Deployed(env, runner.outputs_from_aws(env))
+    if not yes and input(f"roll '{env}' back to {pool or 'the last source pool'}? type the env name: ") != env:
         raise Exit("cancelled", code=1)
     if not runner.rollback(deployed, pool, force, console).succeeded:
         raise Exit("error: the rollback did not complete; act by hand (see the cause above)", code=1)
 
 
 @task(help={
-    "env": "environment whose offline plan provides the definition and the stand-ins",
+    "env": "environment whose offline plan provides the definitions, the safety net and the stand-ins",
     "fail_at": "put the gate alarm into ALARM once this step (percent) is applied, e.g. 50",
+    "alarm_during_bake": "with --fail-at: the alarm comes halfway through that step's bake, not at its start",
+    "stop_at": "a person stops the execution in this state (e.g. Bake): the safety net must put traffic back",
 })
 @user_errors
-def rehearse(c: Context, env: str = "dev", fail_at: str | None = None) -> None:
-    """Run the planned cutover definition in the embedded AWS emulator: no account needed."""
+def rehearse(c: Context, env: str = "dev", fail_at: str | None = None, alarm_during_bake: bool = False,
+             stop_at: str | None = None) -> None:
+    """Run the planned cutover in the embedded AWS emulator, with a fault if asked; end with a verdict."""
     from payments.cutover import rehearsal
 
-    result = rehearsal.rehearse(env, rehearsal.parse_fail_at(fail_at), console)
-    if fail_at is None and not result.succeeded:
-        raise Exit(f"error: the rehearsal did not complete ({result.error}); see the timeline above", code=1)
-    if fail_at is not None and result.error != "CutoverRolledBack":
-        raise Exit(f"error: the injected alarm at {fail_at}% did not roll back ({result.status}); see above", code=1)
+    if alarm_during_bake and fail_at is None:
+        raise Exit("error: --alarm-during-bake needs --fail-at <step>. Fix: e.g. --fail-at 25 --alarm-during-bake",
+                   code=1)
+    scenario = rehearsal.Scenario(rehearsal.parse_fail_at(fail_at), alarm_during_bake, stop_at)
+    _, problem = rehearsal.rehearse(env, scenario, console)
+    if problem is not None:
+        raise Exit(f"error: the rehearsal did not end as expected: {problem}; see the timeline above", code=1)
 
 
 # --- docs ------------------------------------------------------------------------

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ from payments.core.errors import UserError
 from payments.cutover import emulator, execution, rehearsal, runner
 from payments.layers.migration.schedule import CutoverInput
 from tests.support import one, plan
-from tests.test_cutover_emulator import FAST, START, Rig
+from tests.test_cutover_emulator import FAST, START, TASK_DEFINITION_1, Rig
 from tests.test_migration_state_machine import targets as make_targets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,9 +95,8 @@ def test_cutover_and_rollback_through_the_runner() -> None:
         rig = Rig(session, make_targets(), CutoverInput())
         deployed = deployed_for(rig)
         payload = {
-            **runner.cutover_input("20,100", "1", "legacy", "blue"),
+            **runner.cutover_input("20,100", str(FAST["bakeSeconds"]), "legacy", "blue"),
             **FAST,
-            "bakeSeconds": 1,
             "taskDefinition": rig.standins.task_definition_arn,
         }
         console = quiet()
@@ -102,25 +104,66 @@ def test_cutover_and_rollback_through_the_runner() -> None:
         assert result.succeeded and deployed.weights() == {"legacy": 0, "blue": 100, "green": 0}
         text = console.file.getvalue()  # type: ignore[attr-defined]
         assert "traffic: set weights  blue 20% / legacy 80%" in text and "execution SUCCEEDED" in text
-        back = runner.rollback(deployed, "legacy", False, quiet())
+        back = runner.rollback(deployed, None, False, quiet())  # the last cutover's source pool: legacy
         assert back.succeeded and deployed.weights() == START and deployed.phase() == "rolled-back"
         with pytest.raises(UserError, match="--pool: 'nowhere' is not allowed"):
             runner.rollback(deployed, "nowhere", False, quiet())
 
 
+def test_a_rollback_needs_aws_credentials_only() -> None:
+    """Defect 7: `invoke rollback` read the stack outputs through the Pulumi CLI, so on-call without the backend or
+    the passphrase could not roll back. The machines are found by their names, in the credentials' account."""
+    with emulator.emulator() as session:
+        rig = Rig(session, make_targets(), CutoverInput())
+        rig.standins.set_weights({"legacy": 50, "blue": 50, "green": 0})
+        outputs = runner.outputs_from_aws("dev", boto3.Session(region_name=emulator.REGION))
+        assert outputs("migration") == {
+            "cutoverStateMachineArn": rig.cutover_arn,
+            "rollbackStateMachineArn": rig.rollback_arn,
+            "phaseParameterName": "/payments/dev/migration/phase",
+        }
+        assert outputs("edge") == {
+            "httpsListenerArn": rig.targets.listener_arn,
+            "targetGroupArns": dict(rig.targets.target_group_arns),
+        }
+        deployed = runner.Deployed(
+            "dev", outputs, session=boto3.Session(region_name=emulator.REGION), poll_seconds=0.05
+        )
+        assert runner.rollback(deployed, "legacy", False, quiet()).succeeded
+        assert deployed.weights() == START
+
+
+def test_the_rollback_task_never_calls_the_pulumi_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = (ROOT / "tasks.py").read_text()
+    body = source[source.index("def rollback(") : source.index("def rehearse(")]
+    assert "runner.outputs_from_aws(env)" in body and "stack_outputs" not in body
+
+
 def test_a_second_cutover_is_refused_while_one_runs() -> None:
     with emulator.emulator() as session:
         rig = Rig(session, make_targets(), CutoverInput())
-        with session.clock.held():  # the first cutover stays in its first bake while the operator acts
-            running = rig.start(
-                rig.cutover_arn, {**FAST, "bakeSeconds": 60, "taskDefinition": rig.standins.task_definition_arn}
-            )
-            deployed = deployed_for(rig)
+        baking = threading.Event()
+
+        def hold_the_clock(entered: emulator.Entered) -> None:
+            session.clock.started()  # the operator acts while the first cutover bakes: its time stands still
+            baking.set()
+
+        session.control.when_entered("BakeWait", hold_the_clock)
+        running = rig.start(
+            rig.cutover_arn, {**FAST, "bakeSeconds": 10 * FAST["bakeSeconds"], "taskDefinition": TASK_DEFINITION_1}
+        )
+        assert baking.wait(60)
+        deployed = deployed_for(rig)
+        try:
             with pytest.raises(UserError, match="a cutover of 'dev' is already running"):
                 runner.cutover(deployed, {}, quiet())
-            runner.rollback(deployed, None, False, quiet())  # stops it
+            assert runner.rollback(deployed, None, False, quiet()).succeeded  # stops it
+        finally:
+            session.clock.finished()
         session.wait(running)
+        session.settle()
         assert rig.sfn.describe_execution(executionArn=running)["status"] == "ABORTED"
+        assert deployed.weights() == START
 
 
 def test_rehearsal_runs_the_planned_definition() -> None:
@@ -129,18 +172,59 @@ def test_rehearsal_runs_the_planned_definition() -> None:
     sfn = "aws:sfn/stateMachine:StateMachine"
     assert planned.cutover_definition == one(layer, sfn, "workflow-cutover").inputs["definition"]
     assert planned.rollback_definition == one(layer, sfn, "workflow-rollback").inputs["definition"]
+    assert {r.name for r in planned.rules} == {"safety-net-cutover-ended-dev", "safety-net-gate-alarm-dev"}
 
 
-@pytest.mark.parametrize("fail_at", [None, 50])
-def test_rehearse_shows_a_cutover_and_an_automatic_rollback(fail_at: int | None) -> None:
-    console = quiet()
-    result = rehearsal.rehearse("dev", fail_at, console)
+@pytest.mark.parametrize(
+    ("scenario", "verdict"),
+    [
+        (rehearsal.Scenario(), "rehearsal passed: the cutover completed: 100% on blue"),
+        (
+            rehearsal.Scenario(fail_at=50),
+            "rehearsal passed: the gate alarm at 50% (as its weights were set) rolled back to legacy",
+        ),
+        (
+            rehearsal.Scenario(fail_at=25, alarm_during_bake=True),
+            "rehearsal passed: the gate alarm at 25% (halfway through its bake) rolled back to legacy",
+        ),
+        (
+            rehearsal.Scenario(stop_at="BakeWait"),
+            "rehearsal passed: the stop at BakeWait left 100% on legacy (the safety net put traffic back)",
+        ),
+    ],
+    ids=["complete", "fail-at", "alarm-during-bake", "stop-at"],
+)
+def test_rehearse_ends_with_a_verdict(scenario: rehearsal.Scenario, verdict: str) -> None:
+    console = Console(file=io.StringIO(), width=400)
+    _, problem = rehearsal.rehearse("dev", scenario, console)
     text = console.file.getvalue()  # type: ignore[attr-defined]
-    if fail_at is None:
-        assert result.succeeded and result.weights["blue"] == 100 and "migration phase: cutover-complete" in text
-    else:
-        assert result.error == "CutoverRolledBack" and result.weights["legacy"] == 100
-        assert "ROLLBACK: 100% to the source pool" in text and "migration phase: rolled-back" in text
+    assert problem is None, text
+    assert text.rstrip().splitlines()[-1] == verdict
+    if scenario.stop_at:
+        assert "safety net: safety-net-cutover-ended-dev started the rollback (execution-ended)" in text
+
+
+def test_rehearse_fails_when_the_outcome_is_not_the_expected_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rehearsal that does not end as its scenario says (here every rollback's listener call fails, so traffic
+    stays split) says so in its last line, and the task exits 1."""
+    real = emulator.emulator
+
+    @contextlib.contextmanager
+    def broken_rollbacks(*args: Any, **kwargs: Any) -> Iterator[emulator.Session]:
+        with real(*args, **kwargs) as session:
+            for state in ("RollbackToSource", "RestoreToSource"):
+                session.control.fail(state)
+            yield session
+
+    monkeypatch.setattr(rehearsal.emulator, "emulator", broken_rollbacks)
+    console = Console(file=io.StringIO(), width=400)
+    _, problem = rehearsal.rehearse("dev", rehearsal.Scenario(fail_at=50), console)
+    assert problem is not None and problem.startswith("expected legacy 100%, blue 0%, green 0%, got legacy 50%")
+    last = console.file.getvalue().rstrip().splitlines()[-1]  # type: ignore[attr-defined]
+    assert last.startswith(
+        "rehearsal FAILED: the gate alarm at 50% (as its weights were set) rolled back to legacy "
+        "was expected; expected legacy 100%"
+    )
 
 
 def test_rehearse_task_rejects_a_step_not_in_the_schedule() -> None:
@@ -169,7 +253,8 @@ def outcome(error: str | None, status: str = "FAILED", **weights: int) -> execut
         (outcome("CutoverAborted"), "aborted before any traffic moved: the listener was not touched", "back on"),
         (
             outcome("RollbackFailed", legacy=90, blue=10, green=0),
-            "could NOT move traffic back: the listener may still be split. Fix now: invoke rollback --env prod --force",
+            "could NOT move traffic back: the safety net tries again, but the listener may still be split. Fix now: "
+            "invoke rollback --env prod --force",
             "back on the source pool",
         ),
         (
@@ -178,8 +263,16 @@ def outcome(error: str | None, status: str = "FAILED", **weights: int) -> execut
             "--force",
         ),
         (outcome("InvalidInput"), "the input was refused: nothing was changed", "back on"),
-        (outcome(None, "ABORTED", legacy=50, blue=50, green=0), "ended ABORTED: traffic may be split", "back on"),
-        (outcome("States.Runtime"), "ended FAILED (States.Runtime): traffic may be split", "back on"),
+        (
+            outcome(None, "ABORTED", legacy=50, blue=50, green=0),
+            "ended ABORTED: the safety net puts traffic back on the source pool if it had moved",
+            "--force",
+        ),
+        (
+            outcome("States.Runtime"),
+            "ended FAILED (States.Runtime): the safety net puts traffic back on the source pool if it had moved",
+            "--force",
+        ),
     ],
     ids=["rolled-back", "aborted", "rollback-failed", "listener-split", "invalid-input", "stopped", "unknown"],
 )
@@ -200,7 +293,7 @@ def test_the_cutover_deploys_the_app_stacks_current_task_definition() -> None:
     """The definition's default task definition is as old as the last migration deploy: the runner sends the
     app stack's current one unless the caller chose one."""
     with emulator.emulator() as session:
-        rig = Rig(session, make_targets(), CutoverInput(task_definition="payments-app:1"))
+        rig = Rig(session, make_targets(), CutoverInput(task_definition=TASK_DEFINITION_1))
         ecs = session.client("ecs")
         current = ecs.register_task_definition(
             family="payments-app", containerDefinitions=[{"name": "app", "image": "payments:new", "memory": 512}]

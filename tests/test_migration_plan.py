@@ -63,12 +63,14 @@ def test_state_machines_are_standard_logged_traced_and_scoped(env: str) -> None:
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     assert by_sid["SetListenerWeights"]["Resource"].startswith("arn:aws:elasticloadbalancing:")
     assert by_sid["SetListenerWeights"]["Action"] == ["elasticloadbalancing:ModifyListener"]
-    assert by_sid["MigrationPhase"]["Resource"].endswith(f"parameter/payments/{env}/migration/phase")
+    assert [r.rsplit(":", 1)[1] for r in by_sid["MigrationPhase"]["Resource"]] == [
+        f"parameter/payments/{env}/migration/phase",
+        f"parameter/payments/{env}/migration/run",
+    ]  # the phase, and the run record the safety net reads
     assert all(":service/" in arn for arn in by_sid["TargetAndSourceServices"]["Resource"])
     wildcard = {s["Sid"] for s in policy["Statement"] if s["Resource"] == "*"}
     assert wildcard == {
-        "ReadTargetHealth",
-        "ReadListenerWeights",
+        "ReadListenerAndTargetHealth",
         "ExecutionLogDelivery",
         "Tracing",
         "ReadGateAlarms",
@@ -80,14 +82,20 @@ def test_state_machines_are_standard_logged_traced_and_scoped(env: str) -> None:
         "Action": ["cloudwatch:DescribeAlarms"],
         "Resource": "*",
     }
-    assert by_sid["ReadListenerWeights"]["Action"] == ["elasticloadbalancing:DescribeListeners"]
+    assert by_sid["ReadListenerAndTargetHealth"]["Action"] == [
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeTargetHealth",
+    ]
     assert by_sid["MigrationPhase"]["Action"] == ["ssm:GetParameter", "ssm:PutParameter"]
+    # each machine refuses to run beside the others: it lists the executions of both, by state machine only
+    assert [r.rsplit(":", 1)[1] for r in by_sid["FindRunningExecutions"]["Resource"]] == [f"cutover-{env}",
+                                                                                           f"rollback-{env}"]
     rollback = json.loads(one(layer, "aws:iam/rolePolicy:RolePolicy", "workflow-rollback-policy").inputs["policy"])
     by_sid = {s["Sid"]: s for s in rollback["Statement"]}
     assert by_sid["StopRunningCutovers"]["Resource"].endswith(f":execution:cutover-{env}:*")
-    # the rollback lists executions by state machine only, and writes the phase without reading it
-    assert by_sid["FindRunningCutovers"]["Resource"].endswith(f":stateMachine:cutover-{env}")
-    assert by_sid["MigrationPhase"]["Action"] == ["ssm:PutParameter"]
+    assert [r.rsplit(":", 1)[1] for r in by_sid["FindRunningExecutions"]["Resource"]] == [f"cutover-{env}",
+                                                                                           f"rollback-{env}"]
+    assert by_sid["MigrationPhase"]["Action"] == ["ssm:GetParameter", "ssm:PutParameter"]
     assert not any("ecs:" in a for s in rollback["Statement"] for a in s["Action"])
     assert "mapRun" not in json.dumps(rollback)
 
@@ -134,8 +142,32 @@ def test_definition_is_wired_to_the_upstream_outputs() -> None:
 
 def test_phase_parameter_starts_at_the_environment_phase() -> None:
     layer = migration("dev").layer("migration")
-    param = one(layer, "aws:ssm/parameter:Parameter").inputs
+    param = one(layer, "aws:ssm/parameter:Parameter", "workflow-phase").inputs
     assert param["type"] == "String" and param["insecureValue"] == "parallel-run"
+    run = one(layer, "aws:ssm/parameter:Parameter", "workflow-run").inputs
+    assert run["type"] == "StringList" and run["insecureValue"] == "none"  # no cutover has recorded itself yet
+
+
+def test_the_safety_net_starts_the_rollback_on_the_endings_no_catch_sees_and_on_the_gate() -> None:
+    layer = migration("dev").layer("migration")
+    rules = {r.inputs["name"]: r.inputs for r in of_type(layer, "aws:cloudwatch/eventRule:EventRule")}
+    ended = json.loads(rules["safety-net-cutover-ended-dev"]["eventPattern"])
+    assert ended["source"] == ["aws.states"] and ended["detail-type"] == ["Step Functions Execution Status Change"]
+    assert ended["detail"]["status"] == ["ABORTED", "FAILED", "TIMED_OUT"]
+    assert ended["detail"]["stateMachineArn"] == [layer.outputs["cutoverStateMachineArn"]]
+    gate = json.loads(rules["safety-net-gate-alarm-dev"]["eventPattern"])
+    assert gate["detail"]["state"]["value"] == ["ALARM"] and gate["source"] == ["aws.cloudwatch"]
+    targets = of_type(layer, "aws:cloudwatch/eventTarget:EventTarget")
+    assert {t.inputs["arn"] for t in targets} == {layer.outputs["rollbackStateMachineArn"]}
+    assert all(t.inputs["deadLetterConfig"]["arn"].endswith(":safety-net-dlq-dev") for t in targets)
+    role = one(layer, "aws:iam/rolePolicy:RolePolicy", "workflow-safety-net-policy").inputs["policy"]
+    statement = json.loads(role)["Statement"]
+    assert statement == [
+        {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": layer.outputs["rollbackStateMachineArn"],
+         "Sid": "StartRollback"}
+    ]
+    for sm in of_type(layer, SFN):
+        assert json.loads(sm.inputs["definition"])["TimeoutSeconds"] > 0  # every machine ends, one way or another
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -162,7 +194,7 @@ def test_dms_is_private_encrypted_tls_validated(env: str) -> None:
         ("include", "%"),
         ("exclude", "audit_tmp"),
     ]
-    alarm = one(layer, "aws:cloudwatch/metricAlarm:MetricAlarm").inputs
+    alarm = one(layer, "aws:cloudwatch/metricAlarm:MetricAlarm", "dms-cdc-latency").inputs
     assert (
         alarm["metricName"] == "CDCLatencyTarget" and alarm["alarmActions"] and alarm["treatMissingData"] == "missing"
     )

@@ -73,8 +73,11 @@ def test_good_input_becomes_the_execution_document() -> None:
     }
     assert cutover_input(None, None, None, None) == {}
     assert parse_steps([10, 50.0, 100], "k") == (10, 50, 100)
-    doc = CutoverInput(task_definition="app:3").as_json()
-    assert doc["taskDefinition"] == "app:3" and doc["sourcePool"] == "legacy"
+    arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/app:3"
+    doc = CutoverInput(task_definition=arn).as_json()
+    assert doc["taskDefinition"] == arn and doc["sourcePool"] == "legacy"
+    with pytest.raises(ConfigError, match="'app:3' is not a task definition ARN with a revision"):
+        CutoverInput(task_definition="app:3")  # ECS reports full ARNs: the cutover compares with them
 
 
 def test_config_same_pools_and_legacy_scale_down() -> None:

@@ -19,12 +19,14 @@ from payments.layers.observability import dashboards
 from payments.layers.observability.alarms import (
     AWS_POOLS,
     MAX_RULE_LENGTH,
+    METRIC_DELAY_SECONDS,
     POOLS,
     Comparison,
     Missing,
     Targets,
     alarm_specs,
     gate_rule,
+    gate_window_seconds,
 )
 from payments.layers.observability.settings import ComputeMode, DbEngine, ObservabilitySettings
 from payments.layers.observability.topic import key_statement, topic_policy
@@ -129,11 +131,21 @@ def test_thresholds_and_window_come_from_config() -> None:
 def test_gate_holds_user_facing_and_database_alarms_of_the_aws_pools_only() -> None:
     specs = specs_by_key(settings(dmsEnabled=True), dms=True)
     gate = {k for k, s in specs.items() if s.gate}
-    assert gate == {"alb5xx", "tgBlue5xx", "tgBlueUnhealthy", "tgBlueLatencyP99", "tgGreen5xx", "tgGreenUnhealthy",
-                    "tgGreenLatencyP99", "dbCpuHigh", "dbConnectionsHigh", "dbAcuHigh", "dmsCdcLatencySource",
-                    "dmsCdcLatencyTarget"}
+    assert gate == {"tgBlue5xx", "tgBlueConnErrors", "tgBlueUnhealthy", "tgBlueLatencyP99", "tgGreen5xx",
+                    "tgGreenConnErrors", "tgGreenUnhealthy", "tgGreenLatencyP99", "dbCpuHigh", "dbConnectionsHigh",
+                    "dbAcuHigh", "dmsCdcLatencySource", "dmsCdcLatencyTarget"}
     # Rolling back sends traffic to legacy: its trouble is never a reason to roll back to it.
     assert not any(k.startswith("tgLegacy") for k in gate)
+    # The load balancer's own 5xx count has no TargetGroup dimension: it fires as well when the SOURCE pool dies
+    # (a rollback onto it would be exactly wrong), so it pages outside the gate.
+    assert specs["alb5xx"].dimensions.keys() == {"LoadBalancer"} and "alb5xx" not in gate
+    assert all("TargetGroup" in specs[k].dimensions for k in gate if k.startswith("tg"))
+
+
+def test_the_gate_window_is_the_longest_member_window_plus_the_metrics_delay() -> None:
+    specs = alarm_specs(settings(dmsEnabled=True), targets(dms=True))
+    longest = max(s.evaluation_periods * s.period for s in specs if s.gate)
+    assert gate_window_seconds(specs) == longest + METRIC_DELAY_SECONDS == 3 * 60 + 60
 
 
 def test_missing_data_is_decided_per_alarm() -> None:

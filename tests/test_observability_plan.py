@@ -87,9 +87,12 @@ def test_gate_is_a_composite_over_the_gate_alarms_that_exist() -> None:
     names = set(alarms_by_name(lp))
     members = set(gate.inputs["alarmRule"].replace('ALARM("', "").replace('")', "").split(" OR "))
     assert members <= names
-    assert {"alb-5xx-prod", "tg-blue-unhealthy-prod", "tg-green-latency-p99-prod", "db-connections-high-prod",
-            "dms-cdc-latency-source-prod", "dms-cdc-latency-target-prod"} <= members
+    assert {"tg-blue-unhealthy-prod", "tg-blue-conn-errors-prod", "tg-green-latency-p99-prod",
+            "db-connections-high-prod", "dms-cdc-latency-source-prod", "dms-cdc-latency-target-prod"} <= members
     assert not {n for n in members if "legacy" in n or n.startswith("ecs-")}
+    assert "alb-5xx-prod" not in members  # no TargetGroup dimension: it cannot say which pool fails
+    assert lp.outputs["gateMemberNames"] == sorted(members, key=lp.outputs["gateMemberNames"].index)
+    assert lp.outputs["gateWindowSeconds"] == 240
     assert lp.outputs["gateAlarmName"] == "cutover-gate-prod" == gate.inputs["alarmName"]
 
 
@@ -105,7 +108,7 @@ def test_dms_alarms_only_when_dms_is_on() -> None:
 def test_seed_b_profile_watches_the_auto_scaling_group_and_rds() -> None:
     p = plan("dev", WITH_UPSTREAMS, SEED_B)
     names = p.layer("observability").outputs["alarmNames"]
-    assert "asgCpuHigh" in names and "dbFreeStorageLow" in names and len(names) == 14  # as docs/observability.md says
+    assert "asgCpuHigh" in names and "dbFreeStorageLow" in names and len(names) == 17  # as docs/observability.md says
     assert not any(k.startswith("ecs") or k in ("dbAcuHigh", "dbReplicaLag") for k in names)
     asg = alarms_by_name(p.layer("observability"))["asg-cpu-high-dev"]
     assert asg.inputs["dimensions"] == {"AutoScalingGroupName": p.layer("app").outputs["asgName"]}
@@ -129,7 +132,7 @@ def test_exports_match_the_contract_and_name_the_dashboards(env: str) -> None:
     assert set(lp.outputs) == declared
     assert lp.outputs["dashboardNames"] == {b: f"payments-{b}-{env}" for b in ("application", "database", "migration")}
     assert set(lp.outputs["alarmNames"]) == set(lp.outputs["alarmArns"])
-    assert len(lp.outputs["alarmNames"]) == 18  # Fargate + Aurora, as docs/observability.md says
+    assert len(lp.outputs["alarmNames"]) == 21  # Fargate + Aurora, as docs/observability.md says
     assert {r.inputs["dashboardName"] for r in of_type(lp, DASHBOARD)} == set(lp.outputs["dashboardNames"].values())
 
 

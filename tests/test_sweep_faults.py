@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -291,8 +292,10 @@ PLAN_LAYERS = ["edge", "app", "observability", "migration"]
 def planned(env: str, dms: bool) -> rehearsal.Planned:
     """What `invoke rehearse` takes from the offline plan, through the tests' plan cache."""
     overrides = DMS_ON if dms else None
-    with mock.patch.object(engine, "plan_environment", lambda env_, layers: support.plan(env_, layers, overrides)):
-        return rehearsal.from_plan(env)
+    with mock.patch.object(
+        engine, "plan_environment", lambda env_, layers, overrides=None: support.plan(env_, layers, overrides)
+    ):
+        return rehearsal.from_plan(env, overrides=overrides)
 
 
 def state_types(definition: dict[str, Any]) -> dict[str, str]:
@@ -312,8 +315,11 @@ def state_types(definition: dict[str, Any]) -> dict[str, str]:
 
 PLANNED = planned("dev", dms=True)
 STATES = state_types(json.loads(PLANNED.cutover_definition))
-#: Short waits through the execution input (never the definition); two polls before a bounded wait gives up.
-FAST = {"bakeSeconds": 0, "pollSeconds": 0, "holdSeconds": 0, "maxPolls": 2}
+SOURCE, TARGET = PLANNED.defaults["sourcePool"], PLANNED.defaults["targetPool"]
+#: Waits through the execution input (never the definition): the shortest bake the gate allows, read twice a
+#: bake; two polls before a bounded wait gives up. The clock is virtual: these cost no real time.
+WINDOW = PLANNED.targets.gate_window_seconds
+FAST = {"bakeSeconds": WINDOW, "pollSeconds": WINDOW // 2, "holdSeconds": WINDOW // 2, "maxPolls": 2}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -324,218 +330,514 @@ class Route:
     does: str
     payload: dict[str, Any] = dataclasses.field(default_factory=dict)
     start: dict[str, int] | None = None  #: listener weights before the run (default: the planned ones)
-    standins: dict[str, Any] = dataclasses.field(default_factory=dict)
     api_faults: tuple[str, ...] = ()
-    alarm_at: str | None = None
+    alarm_at: str | None = None  #: the gate goes to ALARM as the execution enters this state
     prepare: Callable[[rehearsal.StandIns], None] | None = None
+    #: another execution of this machine ("cutover" or "rollback") runs when this one reaches Alone
+    beside: str | None = None
     reaches: tuple[str, ...] = ()  #: the states this route is used for (verified: each must be entered)
 
     @property
     def source(self) -> str:
-        return self.payload.get("sourcePool", PLANNED.defaults["sourcePool"])
+        return str(self.payload.get("sourcePool", SOURCE))
 
     @property
     def target(self) -> str:
-        return self.payload.get("targetPool", PLANNED.defaults["targetPool"])
+        return str(self.payload.get("targetPool", TARGET))
 
 
-def _dms_backend_task(standins: rehearsal.StandIns) -> Any:
+def _dms_task(standins: rehearsal.StandIns) -> Any:
     from moto.dms.models import dms_backends
 
     return dms_backends[emulator.ACCOUNT_ID][standins.region].replication_tasks[standins.targets.dms_task_arn]
 
 
+def _service(standins: rehearsal.StandIns, pool: str = TARGET) -> Any:
+    from moto.ecs.models import ecs_backends
+
+    key = f"{standins.targets.cluster_name}:{standins.targets.service_names[pool]}"
+    return ecs_backends[emulator.ACCOUNT_ID][standins.region].services[key]
+
+
 def _dms_stopped(standins: rehearsal.StandIns) -> None:
-    dms = standins.client("dms")
-    dms.start_replication_task(ReplicationTaskArn=standins.targets.dms_task_arn,
-                               StartReplicationTaskType="start-replication")
-    dms.stop_replication_task(ReplicationTaskArn=standins.targets.dms_task_arn)
+    _dms_task(standins).status = "stopped"
 
 
 def _dms_failed(standins: rehearsal.StandIns) -> None:
-    _dms_backend_task(standins).status = "failed"
+    _dms_task(standins).status = "failed"
+
+
+def _dms_lagging(standins: rehearsal.StandIns) -> None:
+    standins.set_dms_latency("ALARM")
 
 
 def _stuck_deployment(standins: rehearsal.StandIns) -> None:
+    """A rollout that never settles: a second, still-active deployment beside the primary."""
+    service = _service(standins)
+    original = service.deployments[0]
+
+    def stuck(entered: emulator.Entered) -> None:
+        service.deployments[1:] = [{**original, "id": "ecs-svc/stuck", "status": "ACTIVE"}]
+
+    standins.session.control.when_entered("StartAppWait", stuck)
+
+
+def _release_failed(standins: rehearsal.StandIns) -> None:
+    """The circuit breaker is rolling the release back: the new deployment FAILED, the old one PRIMARY again."""
+    service = _service(standins)
+
+    def failing(entered: emulator.Entered) -> None:
+        primary = dict(service.deployments[0])
+        service.deployments[:] = [
+            {**primary, "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/payments-app:1"},
+            {**primary, "status": "ACTIVE", "rolloutState": "FAILED"},
+        ]
+
+    standins.session.control.when_entered("StartAppWait", failing)
+
+
+def _release_rolled_back(standins: rehearsal.StandIns) -> None:
+    """The circuit breaker has rolled the release back: one COMPLETED deployment of the previous release."""
+    standins.session.ecs.fail_rollout(standins.targets.service_names[TARGET])
+    service = _service(standins)
+    service.task_definition = "arn:aws:ecs:us-east-1:123456789012:task-definition/payments-app:0"
+
+
+def _service_missing(standins: rehearsal.StandIns) -> None:
     from moto.ecs.models import ecs_backends
 
-    key = f"{standins.targets.cluster_name}:{standins.targets.service_names['blue']}"
-    service = ecs_backends[emulator.ACCOUNT_ID][standins.region].services[key]
-    service.deployments.append({**service.deployments[0], "id": "ecs-svc/stuck", "status": "ACTIVE"})
+    key = f"{standins.targets.cluster_name}:{standins.targets.service_names[TARGET]}"
+    ecs_backends[emulator.ACCOUNT_ID][standins.region].services.pop(key)
+
+
+def _target_dead(standins: rehearsal.StandIns) -> None:
+    standins.pool_dies(TARGET)
+
+
+def _source_dead_at_first_step(standins: rehearsal.StandIns) -> None:
+    standins.session.control.when_entered("BakeGate", lambda entered: standins.pool_dies(SOURCE))
+
+
+def _both_dead_at_first_step(standins: rehearsal.StandIns) -> None:
+    def die(entered: emulator.Entered) -> None:
+        standins.pool_dies(SOURCE)
+        standins.pool_dies(TARGET)
+
+    standins.session.control.when_entered("BakeGate", die)
 
 
 def _gate_alarm(standins: rehearsal.StandIns) -> None:
     standins.set_gate("ALARM", "fault sweep: gate in ALARM before the start")
 
 
-BLUE_TO_GREEN = {"sourcePool": "blue", "targetPool": "green", "scaleDownSource": True}
+def _history_overflow(standins: rehearsal.StandIns) -> None:
+    """AWS's 25,000-event quota, reached in the second bake: the quota is set where that happens in this run.
+
+    The definition refuses every input that could reach 25,000 (tests/test_migration_budget.py proves it); this
+    route shows what happens if an execution reached it anyway: FAILED, no Catch, the safety net takes over.
+    """
+    standins.session.control.when_entered(
+        "StepDone", lambda entered: setattr(standins.session.control, "history_quota", entered.events + 20)
+    )
+
+
+BLUE_TO_GREEN = {"sourcePool": "blue", "targetPool": "green", "scaleDownSource": True, "holdSeconds": WINDOW}
+FROM_BLUE = {"legacy": 0, "blue": 100, "green": 0}
 ROUTES = [
     Route("happy", "nothing (the configured cutover)"),
-    Route("no-task-definition", "input taskDefinition null", {"taskDefinition": None}, reaches=("ScaleTargetService",)),
+    Route(
+        "no-task-definition",
+        "input taskDefinition null",
+        {"taskDefinition": None},
+        reaches=("ReadTargetService", "TargetServiceFound", "ExpectCurrent", "ScaleTargetService"),
+    ),
+    Route(
+        "target-service-missing",
+        "no task definition given and the target service is gone",
+        {"taskDefinition": None},
+        prepare=_service_missing,
+        reaches=("TargetServiceMissing",),
+    ),
     Route("legacy-to-green", "input targetPool green", {"targetPool": "green"}, reaches=("PoolsLegacyToGreen",)),
-    Route("green-to-blue", "input green -> blue", {"sourcePool": "green", "targetPool": "blue"},
-          start={"legacy": 0, "blue": 0, "green": 100}, reaches=("PoolsGreenToBlue",)),
-    Route("blue-to-green-scale-down", "input blue -> green with scaleDownSource", BLUE_TO_GREEN,
-          start={"legacy": 0, "blue": 100, "green": 0},
-          reaches=("PoolsBlueToGreen", "HoldSource", "CheckGateAfterHold", "CheckGateAfterHoldOk", "ScaleDownSource")),
-    Route("gate-alarm-in-hold", "gate ALARM while the source is held", BLUE_TO_GREEN,
-          start={"legacy": 0, "blue": 100, "green": 0}, alarm_at="HoldSource", reaches=("GateBreachedInHold",)),
-    Route("scale-down-fails", "ecs:updateService of the source fails", BLUE_TO_GREEN,
-          start={"legacy": 0, "blue": 100, "green": 0}, api_faults=("ScaleDownSource",),
-          reaches=("ScaleDownFailed",)),
+    Route(
+        "green-to-blue",
+        "input green -> blue",
+        {"sourcePool": "green", "targetPool": "blue"},
+        start={"legacy": 0, "blue": 0, "green": 100},
+        reaches=("PoolsGreenToBlue",),
+    ),
+    Route(
+        "blue-to-green-scale-down",
+        "input blue -> green with scaleDownSource",
+        BLUE_TO_GREEN,
+        start=FROM_BLUE,
+        reaches=(
+            "PoolsBlueToGreen",
+            "HoldSource",
+            "HoldSourceGate",
+            "HoldSourceGateOk",
+            "HoldSourceElapsed",
+            "HoldSourceWait",
+            "HoldSourceTick",
+            "ScaleDownSource",
+        ),
+    ),
+    Route(
+        "gate-alarm-in-hold",
+        "gate ALARM while the source is held",
+        BLUE_TO_GREEN,
+        start=FROM_BLUE,
+        alarm_at="HoldSourceTick",
+        reaches=("GateBreachedInHold", "GateBreachedInHoldRead", "GateBreachedInHoldError"),
+    ),
+    Route(
+        "hold-gate-unreadable",
+        "the gate cannot be read in the hold",
+        BLUE_TO_GREEN,
+        start=FROM_BLUE,
+        api_faults=("HoldSourceGate",),
+        reaches=("HoldGateUnreadable",),
+    ),
+    Route(
+        "scale-down-fails",
+        "ecs:updateService of the source fails",
+        BLUE_TO_GREEN,
+        start=FROM_BLUE,
+        api_faults=("ScaleDownSource",),
+        reaches=("ScaleDownFailed",),
+    ),
+    Route(
+        "phase-not-recorded",
+        "ssm:putParameter of the completion fails",
+        api_faults=("RecordComplete",),
+        reaches=("PhaseNotRecorded",),
+    ),
     Route("dms-stopped", "DMS task stopped before the start", prepare=_dms_stopped, reaches=("ResumeDmsTask",)),
     Route("dms-task-failed", "DMS task in state failed", prepare=_dms_failed, reaches=("DmsTaskUnusable",)),
-    Route("dms-not-in-sync", "CDC latency alarm in ALARM", standins={"dms_in_sync": False},
-          reaches=("CountDmsPoll", "DmsWaitBounded", "DmsNotInSync", "Abort", "NotifyAbort", "AbortReason",
-                   "Aborted")),
+    Route(
+        "dms-not-in-sync",
+        "CDC latency alarm in ALARM",
+        prepare=_dms_lagging,
+        reaches=(
+            "CountDmsPoll",
+            "DmsWaitBounded",
+            "DmsNotInSync",
+            "Abort",
+            "AbortPhase",
+            "NotifyAbort",
+            "AbortReason",
+            "Aborted",
+        ),
+    ),
     Route("service-never-stable", "target service stuck with two deployments", prepare=_stuck_deployment),
-    Route("target-unhealthy", "target pool without healthy targets", standins={"target_pools_ready": False},
-          reaches=("CountAppPoll", "AppWaitBounded", "TargetNotReady")),
-    Route("gate-alarm-before-traffic", "gate ALARM before the start", prepare=_gate_alarm,
-          reaches=("GateNotOkBeforeTraffic",)),
-    Route("gate-alarm-at-first-step", "gate ALARM once the first weights are set", alarm_at="SetWeights",
-          reaches=("GateBreached", "Rollback", "RecordRolledBack", "NotifyRollback", "RollbackReason",
-                   "RolledBack")),
-    Route("rollback-fails", "gate ALARM at the first step, then modifyListener of the rollback fails",
-          alarm_at="SetWeights", api_faults=("Rollback",), reaches=("RollbackFailed", "RollbackFailedFail")),
+    Route(
+        "release-failed",
+        "the new deployment FAILED (circuit breaker rolling back)",
+        prepare=_release_failed,
+        reaches=("ReleaseFailed",),
+    ),
+    Route(
+        "release-rolled-back",
+        "the circuit breaker rolled the release back",
+        prepare=_release_rolled_back,
+        reaches=("ReleaseReplaced",),
+    ),
+    Route(
+        "target-unhealthy",
+        "target pool without healthy targets",
+        prepare=_target_dead,
+        reaches=("CountAppPoll", "AppWaitBounded", "TargetNotReady"),
+    ),
+    Route(
+        "gate-alarm-before-traffic",
+        "gate ALARM before the start",
+        prepare=_gate_alarm,
+        reaches=("GateNotOkBeforeTraffic",),
+    ),
+    Route(
+        "gate-alarm-at-first-step",
+        "gate ALARM once the first weights are set",
+        alarm_at="BakeGate",
+        reaches=(
+            "GateBreached",
+            "GateBreachedRead",
+            "GateBreachedError",
+            "Rollback",
+            "RollbackSourceHealth",
+            "RollbackSourceHealthRead",
+            "RollbackSourceHealthOk",
+            "RollbackToSource",
+            "RecordRolledBack",
+            "NotifyRollback",
+            "RollbackReason",
+            "RolledBack",
+        ),
+    ),
+    Route(
+        "rollback-fails",
+        "gate ALARM at the first step, then modifyListener of the rollback fails",
+        alarm_at="BakeGate",
+        api_faults=("RollbackToSource",),
+        reaches=("RollbackFailed", "RollbackFailedFail"),
+    ),
+    Route(
+        "source-dead",
+        "gate ALARM at the first step while the source pool has no healthy target",
+        alarm_at="BakeGate",
+        prepare=_source_dead_at_first_step,
+        reaches=(
+            "RollbackTargetHealth",
+            "RollbackTargetHealthRead",
+            "RollbackTargetHealthOk",
+            "RollbackToTarget",
+            "SourceDeadRecord",
+            "SourceDeadPage",
+            "SourceDeadFail",
+        ),
+    ),
+    Route(
+        "both-dead",
+        "gate ALARM at the first step while neither pool has a healthy target",
+        alarm_at="BakeGate",
+        prepare=_both_dead_at_first_step,
+    ),
+    Route("history-overflow", "the execution history quota is reached in the second bake", prepare=_history_overflow),
     Route("phase-unreadable", "ssm:getParameter fails", api_faults=("ReadPhase",), reaches=("PhaseUnreadable",)),
-    Route("listener-unreadable", "elbv2:describeListeners fails", api_faults=("ReadListener",),
-          reaches=("ListenerUnreadable",)),
-    Route("listener-split", "listener left at 90/10 (an execution stopped half way)",
-          start={"legacy": 90, "blue": 10, "green": 0}, reaches=("TrafficNotOnSource", "ListenerNotOnSource")),
+    Route(
+        "run-unrecorded",
+        "ssm:putParameter of the run record fails",
+        api_faults=("RecordRun",),
+        reaches=("RunUnrecorded",),
+    ),
+    Route(
+        "listener-unreadable",
+        "elbv2:describeListeners fails",
+        api_faults=("ReadListener",),
+        reaches=("ListenerUnreadable",),
+    ),
+    Route(
+        "listener-split",
+        "listener left at 90/10 (an execution stopped half way)",
+        start={"legacy": 90, "blue": 10, "green": 0},
+        reaches=("TrafficNotOnSource", "ListenerNotOnSource"),
+    ),
+    Route(
+        "another-cutover",
+        "a second cutover is started while this one runs",
+        beside="cutover",
+        reaches=("AnotherExecution",),
+    ),
+    Route("rollback-running", "a cutover is started while a rollback runs", beside="rollback"),
     Route("bad-wait", "input bakeSeconds -1", {"bakeSeconds": -1}, reaches=("WaitsInvalid", "InvalidWaits")),
-    Route("fractional-wait", "input bakeSeconds 1.5", {"bakeSeconds": 1.5}),
+    Route("fractional-wait", "input bakeSeconds 250.5", {"bakeSeconds": 250.5}),
+    Route(
+        "over-budget",
+        "input bakeSeconds 65 x pollSeconds",
+        {"bakeSeconds": 65 * 60, "pollSeconds": 60},
+        reaches=("WaitsOverBudget",),
+    ),
     Route("invalid-pools", "input sourcePool purple", {"sourcePool": "purple"}, reaches=("InvalidPools",)),
     Route("empty-schedule", "input steps []", {"steps": []}, reaches=("EmptySchedule",)),
+    Route("too-many-steps", "input 11 steps", {"steps": [*range(1, 11), 100]}, reaches=("TooManySteps",)),
     Route("bad-step", "input steps 50,10,100", {"steps": [50, 10, 100]}, reaches=("BadStep",)),
     Route("schedule-not-complete", "input steps 10,50", {"steps": [10, 50]}, reaches=("ScheduleNotComplete",)),
+    Route(
+        "bad-task-definition",
+        "input taskDefinition payments-app:7",
+        {"taskDefinition": "payments-app:7"},
+        reaches=("BadTaskDefinition",),
+    ),
 ]
+HAPPY = ROUTES[0]
 
 
 def route_for(state: str) -> Route:
     owners = [r for r in ROUTES if state in r.reaches]
     assert len(owners) <= 1, f"{state} is claimed by {[r.name for r in owners]}"
-    return owners[0] if owners else ROUTES[0]
+    return owners[0] if owners else HAPPY
 
 
-# --- fault injection, through the emulator's control hooks ----------------------------------------------
+# --- one emulator per worker, reset between runs ---------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class Faults:
-    api: set[str]  #: Task states whose service call fails on every attempt
-    alarm_on_entry: set[str]  #: states whose entry puts the gate alarm in ALARM (once)
-    transient: dict[str, int] = dataclasses.field(default_factory=dict)  #: state -> failing attempts, then OK
-
-    def install(self, standins: rehearsal.StandIns) -> None:
-        control = standins.session.control
-        for state in self.api:
-            control.fail(state)
-        for state, times in self.transient.items():
-            control.fail(state, times)
-        for state in self.alarm_on_entry:
-            control.when_entered(
-                state, lambda entered: standins.set_gate("ALARM", f"fault sweep: alarm on entering {entered.state}"))
-
-
-@pytest.fixture
-def aws() -> Iterator[emulator.Session]:
+@pytest.fixture(scope="module")
+def installed() -> Iterator[rehearsal.StandIns]:
+    """The planned machines, rules and stand-ins, installed once per worker; each run resets them."""
     with emulator.emulator() as session:
-        yield session
+        yield rehearsal.install(session, PLANNED)
 
 
 @dataclasses.dataclass
 class Run:
     route: Route
     result: execution.Outcome
-    visited: list[str]
+    visited: list[str]  #: states the cutover entered
+    rollback_states: list[str]  #: states the rollback machine entered (the safety net)
     phase: str
     notices: list[str]
     start: dict[str, int]
     start_phase: str
     fired: list[str]
     standins: rehearsal.StandIns
-    seconds: float
+    beside: execution.Outcome | None
 
 
-def set_weights(standins: rehearsal.StandIns, weights: dict[str, int]) -> None:
-    groups = [{"TargetGroupArn": arn, "Weight": weights.get(pool, 0)}
-              for pool, arn in standins.targets.target_group_arns.items()]
-    standins.client("elbv2").modify_listener(
-        ListenerArn=standins.targets.listener_arn,
-        DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}])
-
-
-def run_route(session: emulator.Session, route: Route, faults: Faults) -> Run:
-    started = time.perf_counter()
-    standins = rehearsal.create_standins(session, PLANNED.targets, PLANNED.initial_weights, **route.standins)
+def run_route(
+    standins: rehearsal.StandIns,
+    route: Route,
+    *,
+    api: tuple[str, ...] = (),
+    alarm_at: str | None = None,
+    stop_at: str | None = None,
+    transient: dict[str, int] | None = None,
+) -> Run:
+    standins.reset()
+    session, control = standins.session, standins.session.control
+    for state, times in (transient or {}).items():
+        control.fail(state, times)
     if route.start:
-        set_weights(standins, route.start)
+        standins.set_weights(route.start)
     if route.prepare:
         route.prepare(standins)
-    cutover_arn = rehearsal.create_state_machine(session, PLANNED.cutover_definition, PLANNED.cutover_name)
-    faults.api |= set(route.api_faults)
-    if route.alarm_at:
-        faults.alarm_on_entry.add(route.alarm_at)
-    faults.install(standins)
+    for state in (*route.api_faults, *api):
+        control.fail(state)
+    for state in {route.alarm_at, alarm_at} - {None}:
+        control.when_entered(
+            state,
+            lambda entered: standins.set_gate(
+                "ALARM", f"fault sweep: alarm at {entered.state}", PLANNED.targets.gate_members[0]
+            ),
+        )
+    if stop_at:
+        control.stop_at(stop_at, cause="fault sweep: stopped by a person")
+    sfn = standins.client("stepfunctions")
+    beside: list[str] = []
+    if route.beside:
+        other = (
+            {**FAST, "taskDefinition": standins.task_definition_arn, "bakeSeconds": 10 * WINDOW}
+            if route.beside == "cutover"
+            else {"pool": SOURCE}
+        )
+        control.when_entered(
+            "Alone",
+            lambda entered: beside.append(
+                sfn.start_execution(
+                    stateMachineArn=standins.machine_arns[route.beside],
+                    name=f"beside-{uuid.uuid4().hex[:8]}",
+                    input=json.dumps(other),
+                )["executionArn"]
+            ),
+        )
+    machine_of = {arn.rsplit(":", 1)[1]: role for role, arn in standins.machine_arns.items()}
+    visited: dict[str, list[str]] = {"cutover": [], "rollback": []}
+    control.every_state(
+        lambda entered: (
+            visited[machine_of[entered.execution_arn.split(":")[-2]]].append(entered.state)
+            if not entered.execution_arn.split(":")[-1].startswith("beside")
+            else None
+        )
+    )
     start, start_phase = standins.weights(), standins.phase()
     payload = {**FAST, "taskDefinition": standins.task_definition_arn, **route.payload}
-    result = rehearsal.run(standins, cutover_arn, payload)
-    return Run(route, result, [s.name for s in result.steps], standins.phase(),
-               [n["subject"] for n in standins.notices()], start, start_phase, list(session.control.fired), standins,
-               time.perf_counter() - started)
+    arn = sfn.start_execution(
+        stateMachineArn=standins.machine_arns["cutover"],
+        name=f"sweep-{uuid.uuid4().hex[:12]}",
+        input=json.dumps(payload),
+    )["executionArn"]
+    session.wait(arn)
+    session.settle()
+    weights = standins.weights()
+    result = execution.outcome(sfn, arn, [], weights)
+    other = execution.outcome(sfn, beside[0], [], weights) if beside else None
+    return Run(
+        route,
+        result,
+        visited["cutover"],
+        visited["rollback"],
+        standins.phase(),
+        [n["subject"] for n in standins.notices()],
+        start,
+        start_phase,
+        list(control.fired),
+        standins,
+        other,
+    )
 
 
 def forced_rollback(standins: rehearsal.StandIns, pool: str) -> execution.Outcome:
-    """What `invoke rollback --pool <pool>` runs: the planned rollback state machine."""
-    arn = rehearsal.create_state_machine(standins.session, PLANNED.rollback_definition, PLANNED.rollback_name)
-    return rehearsal.run(standins, arn, {"pool": pool})
+    """What `invoke rollback --pool <pool> --force` runs: the planned rollback state machine."""
+    return rehearsal.run(standins, standins.machine_arns["rollback"], {"pool": pool, "force": True})
 
 
 def only(pool: str) -> dict[str, int]:
     return {p: (100 if p == pool else 0) for p in PLANNED.targets.target_group_arns}
 
 
-def judge(run: Run, fault_state: str | None) -> str:
-    """Check the safety invariants of one run and name its outcome (raises when traffic is left unsafe)."""
+#: Endings that changed nothing: refused before, or aborted before any traffic moved.
+UNTOUCHED = (
+    "CutoverAborted",
+    "InvalidInput",
+    "PhaseUnreadable",
+    "ListenerUnreadable",
+    "ListenerNotOnSource",
+    "AnotherExecutionRunning",
+    "RunUnrecorded",
+)
+
+
+def judge(run: Run, fault: str | None) -> str:
+    """Check the safety invariants of one run and name its outcome (raises when traffic is left unsafe).
+
+    Whatever happened (an error, a person's stop, the history quota), once the cutover and whatever its end set
+    off (the safety net) are over, traffic is 100 % on one healthy pool and never split, the phase says what
+    happened, and a notice told on-call.
+    """
     result, route = run.result, run.route
     env = PLANNED.targets.environment
     moved = "SetWeights" in run.visited
+    # Complete once recorded: a stop before the completion is written (even after the last bake) rolls back.
+    completed = result.status == "SUCCEEDED" or run.phase == "cutover-complete"
     assert result.status in execution.TERMINAL, result.status
-    if result.error in ("CutoverAborted", "InvalidInput", "PhaseUnreadable", "ListenerUnreadable",
-                        "ListenerNotOnSource"):
+    if result.weights != run.start:  # a split left as it was found (refused, untouched) is the operator's
+        assert sum(w > 0 for w in result.weights.values()) == 1, f"traffic left split: {result.weights}"
+    if result.error == "AnotherExecutionRunning":
+        # Refused before anything: the weights and the phase are the other execution's, judged by its route.
+        assert not moved and "RecordRun" not in run.visited, run.visited
+        return "refused: another execution of the migration's machines was running; nothing changed"
+    if result.error in UNTOUCHED or (result.status == "ABORTED" and not moved):
         assert not moved, "an abort path was taken after traffic moved"
         assert result.weights == run.start, result.weights  # the listener was never touched
         if result.error == "CutoverAborted":
-            expected_phase = "cutover" if fault_state == "Abort" else run.start_phase
-            assert run.phase == expected_phase, run.phase
-            if fault_state != "NotifyAbort":
-                assert f"Cutover aborted ({env})" in run.notices, run.notices
-        else:
+            # A phase the abort could not restore (AbortPhase failing) is restored by the safety net.
             assert run.phase == run.start_phase, run.phase
-        return f"safe stop ({result.error}), traffic untouched on {route.source}"
-    if result.error == "CutoverRolledBack":
-        assert result.weights == only(route.source), result.weights
-        assert run.phase == ("cutover" if fault_state == "RecordRolledBack" else "rolled-back"), run.phase
-        if fault_state != "NotifyRollback":
-            assert f"Cutover rolled back ({env})" in run.notices, run.notices
-        return f"rolled back to 100% {route.source}"
-    if result.error == "RollbackFailed":
-        if fault_state != "RollbackFailed":
-            assert f"ROLLBACK FAILED ({env})" in run.notices, run.notices  # the operator is told to act
+            if fault != "NotifyAbort":
+                assert f"Cutover aborted ({env})" in run.notices, run.notices
+        elif result.status != "ABORTED":
+            assert run.phase == run.start_phase, run.phase
+        return f"safe stop ({result.error or result.status}), traffic untouched on {route.source}"
+    if result.error == "SourcePoolUnhealthy" or any(
+        s.endswith("SourceDeadPage") for s in run.visited + run.rollback_states
+    ):
+        assert result.weights == only(route.target), result.weights
+        assert any(n.startswith("PAGE: source pool unhealthy") for n in run.notices) or (fault and "Page" in fault)
+        return f"source pool dead: kept 100% on the healthy {route.target}, on-call paged"
+    if completed:
+        # Complete: the fault came after the completion was recorded (bookkeeping, the hold) and did not undo it.
+        assert "RecordComplete" in run.visited, "complete without recording it"
+        assert result.weights == only(route.target), result.weights
+        return f"cutover had completed: 100% {route.target} ({result.status}{', warnings' if result.warnings else ''})"
+    if result.error == "RollbackFailed" and not run.rollback_states:
+        assert f"ROLLBACK FAILED ({env})" in run.notices or fault == "RollbackFailed", run.notices
         forced = forced_rollback(run.standins, route.source)
         assert forced.status == "SUCCEEDED", (forced.error, forced.cause)
         assert forced.weights == only(route.source) and run.standins.phase() == "rolled-back"
-        return f"rollback could not move traffic (operator notified); invoke rollback restored 100% {route.source}"
-    if result.status == "SUCCEEDED" or result.error == "SourceScaleDownFailed":
-        # Acceptable only when the fault came after the cutover had completed (last gate check passed).
-        assert "RecordComplete" in run.visited
-        if fault_state is not None:
-            assert run.visited.index(fault_state) > run.visited.index("RecordComplete"), (
-                f"a fault at {fault_state} (before completion) did not stop the cutover")
-        assert result.weights == only(route.target) and run.phase == "cutover-complete"
-        return f"cutover had completed: 100% {route.target} ({result.error or 'SUCCEEDED'})"
-    raise AssertionError(f"unsafe end: {result.status} {result.error}: {result.cause}; weights {result.weights}")
+        return f"rollback could not move traffic (operator paged); invoke rollback restored 100% {route.source}"
+    # Rolled back: by the cutover itself (CutoverRolledBack), or by the safety net after an ending no Catch sees.
+    assert result.weights == only(route.source), result.weights
+    assert run.phase == "rolled-back" or fault in ("RecordRolledBack",), run.phase
+    assert any(n.startswith("Cutover rolled back") for n in run.notices) or fault in ("NotifyRollback",), run.notices
+    net = " by the safety net" if "RecordRestored" in run.rollback_states else ""
+    return f"rolled back to 100% {route.source}{net} ({result.error or result.status})"
 
 
 def report(line: dict[str, Any]) -> None:
@@ -550,40 +852,86 @@ def test_the_swept_definition_covers_every_environment_and_every_route_is_needed
         assert set(state_types(json.loads(planned(env, dms=False).cutover_definition))) <= set(STATES), env
     claimed = [s for r in ROUTES for s in r.reaches]
     assert len(claimed) == len(set(claimed)) and set(claimed) <= set(STATES), set(claimed) - set(STATES)
-    assert len(STATES) >= 80
+    assert len(STATES) >= 140
 
 
-@pytest.mark.parametrize("route", [r for r in ROUTES if r.name != "happy"], ids=lambda r: r.name)
-def test_every_route_without_a_further_fault_ends_safely(aws: emulator.Session, route: Route) -> None:
+@pytest.mark.parametrize("route", [r for r in ROUTES if r is not HAPPY], ids=lambda r: r.name)
+def test_every_route_without_a_further_fault_ends_safely(installed: rehearsal.StandIns, route: Route) -> None:
     """The routes are faults (or inputs) themselves: each must already end safely, and reach what it claims."""
-    run = run_route(aws, route, Faults(set(), set()))
+    run = run_route(installed, route)
     missing = [s for s in route.reaches if s not in run.visited]
     assert not missing, f"route {route.name} never entered {missing}"
     outcome = judge(run, None)
-    report({"route": route.name, "injected": route.does, "outcome": outcome, "error": run.result.error,
-            "weights": run.result.weights, "phase": run.phase, "seconds": round(run.seconds, 2)})
+    if route.beside == "cutover":
+        assert run.beside is not None and run.beside.status == "SUCCEEDED"  # the first one went on, untouched
+    report(
+        {
+            "route": route.name,
+            "injected": route.does,
+            "outcome": outcome,
+            "error": run.result.error,
+            "weights": run.result.weights,
+            "phase": run.phase,
+        }
+    )
 
 
 @pytest.mark.parametrize("state", sorted(STATES))
-def test_a_fault_at_every_state_rolls_back_or_stops_safely(aws: emulator.Session, state: str) -> None:
+def test_a_fault_at_every_state_rolls_back_or_stops_safely(installed: rehearsal.StandIns, state: str) -> None:
     kind = STATES[state]
     route = route_for(state)
     if kind == "Task":
-        faults, injected = Faults({state}, set()), f"the {state} API call fails on every attempt"
+        run, injected = run_route(installed, route, api=(state,)), f"the {state} API call fails on every attempt"
     else:
-        faults, injected = Faults(set(), {state}), f"gate alarm -> ALARM on entering {state}"
-    run = run_route(aws, route, faults)
+        run, injected = run_route(installed, route, alarm_at=state), f"gate alarm -> ALARM on entering {state}"
     assert state in run.visited, f"route {route.name} never entered {state}: give it a route"
     assert state in run.fired, f"the fault at {state} never fired"
     outcome = judge(run, state)
-    report({"state": state, "type": kind, "route": route.name, "route_does": route.does, "injected": injected,
-            "outcome": outcome, "status": run.result.status, "error": run.result.error,
-            "weights": run.result.weights, "phase": run.phase, "seconds": round(run.seconds, 2)})
+    report(
+        {
+            "state": state,
+            "type": kind,
+            "route": route.name,
+            "route_does": route.does,
+            "injected": injected,
+            "outcome": outcome,
+            "status": run.result.status,
+            "error": run.result.error,
+            "weights": run.result.weights,
+            "phase": run.phase,
+        }
+    )
 
 
-def test_a_rollback_whose_listener_call_fails_transiently_still_restores_the_source(aws: emulator.Session) -> None:
+@pytest.mark.parametrize("state", sorted(s for s, kind in STATES.items() if kind not in ("Fail", "Succeed")))
+def test_a_person_stopping_the_cutover_at_any_state_leaves_traffic_safe(
+    installed: rehearsal.StandIns, state: str
+) -> None:
+    """StopExecution at every state: no Catch runs, so the safety net (EventBridge -> the rollback machine) must
+    put traffic back whenever the stopped execution had moved it and not completed."""
+    route = route_for(state)
+    run = run_route(installed, route, stop_at=state)
+    assert state in run.visited and state in run.fired, f"route {route.name} never stopped at {state}"
+    assert run.result.status == "ABORTED", (run.result.status, run.result.error)
+    outcome = judge(run, state)
+    if "SetWeights" in run.visited and "RecordComplete" not in run.visited:
+        assert run.rollback_states, "traffic had moved, yet the safety net never ran"
+    report(
+        {
+            "stop": state,
+            "route": route.name,
+            "outcome": outcome,
+            "weights": run.result.weights,
+            "phase": run.phase,
+            "safety_net": len(run.rollback_states),
+        }
+    )
+
+
+def test_a_rollback_whose_listener_call_fails_transiently_still_restores_the_source(
+    installed: rehearsal.StandIns,
+) -> None:
     """The rollback retries harder than anything else: four failed attempts, the fifth moves traffic back."""
-    faults = Faults(set(), set(), transient={"Rollback": 4})
-    run = run_route(aws, dataclasses.replace(ROUTES[0], alarm_at="SetWeights"), faults)
-    assert run.fired.count("Rollback") == 4
-    assert judge(run, None) == f"rolled back to 100% {PLANNED.defaults['sourcePool']}"
+    run = run_route(installed, dataclasses.replace(HAPPY, alarm_at="BakeGate"), transient={"RollbackToSource": 4})
+    assert run.fired.count("RollbackToSource") == 4
+    assert judge(run, None) == f"rolled back to 100% {SOURCE} (CutoverRolledBack)"

@@ -16,12 +16,15 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 #: What each state means to an operator (states not listed are bookkeeping and not shown).
 MEANING = {
     "ReadListener": "preflight: listener 100% on the source pool?",
+    "Alone": "preflight: no other cutover or rollback running?",
+    "RecordRun": "record this run (for the safety net)",
     "RecordPhase": "phase -> cutover",
     "DescribeDmsTask": "database: DMS task state",
     "StartDmsTask": "database: starting DMS (full load + CDC)",
@@ -29,26 +32,65 @@ MEANING = {
     "DmsInSync": "database: full load done, CDC latency under threshold?",
     "DeployTargetService": "application: deploying the target service",
     "ScaleTargetService": "application: scaling the target service",
-    "ServiceStable": "application: service stable?",
+    "ServiceStable": "application: requested release primary and rolled out?",
+    "ReleaseFailed": "application: the release failed and was rolled back",
+    "ReleaseReplaced": "application: the service runs another release",
     "TargetsHealthy": "application: every target healthy?",
     "Preflight": "preflight: gate alarm",
     "SetWeights": "traffic: set weights",
-    "Bake": "traffic: bake",
-    "CheckGate": "traffic: gate alarm",
+    "Bake": "traffic: bake (gate read every pollSeconds)",
+    "GateBreached": "traffic: GATE ALARM",
     "RecordComplete": "phase -> cutover-complete",
     "NotifyComplete": "notice: complete",
-    "HoldSource": "hold: source stays warm",
+    "HoldSource": "hold: source stays warm (gate read every pollSeconds)",
+    "GateBreachedInHold": "hold: GATE ALARM",
     "ScaleDownSource": "scale the source down",
+    "CutoverComplete": "COMPLETE",
     "Abort": "ABORT: restoring the phase (traffic untouched)",
     "NotifyAbort": "notice: aborted",
-    "Rollback": "ROLLBACK: 100% to the source pool",
+    "Rollback": "ROLLBACK",
+    "RollbackSourceHealth": "rollback: source pool healthy?",
+    "RollbackTargetHealth": "rollback: target pool healthy?",
+    "RollbackToSource": "ROLLBACK: 100% to the source pool",
+    "RollbackToTarget": "SOURCE DEAD: 100% kept on the target pool",
+    "SourceDeadPage": "PAGE: source pool unhealthy",
     "RecordRolledBack": "phase -> rolled-back",
     "NotifyRollback": "notice: rolled back",
-    "NotifyRolledBack": "notice: rolled back",
-    "ListRunningCutovers": "stop running cutovers",
+    "RollbackFailed": "ROLLBACK FAILED: notice",
+    "Trigger": "rollback: why was it started?",
+    "ReadRun": "rollback: the last cutover's run record",
+    "NothingToDo": "rollback: nothing to put back",
+    "StopForRestore": "rollback: stop running cutovers",
+    "AlreadyOnSource": "rollback: listener already 100% on the source?",
+    "RestoreSourceHealth": "rollback: source pool healthy?",
+    "RestoreToSource": "ROLLBACK: 100% to the source pool",
+    "RestoreToTarget": "SOURCE DEAD: 100% kept on the target pool",
+    "RestoreSourceDeadPage": "PAGE: source pool unhealthy",
+    "RecordRestored": "phase -> rolled-back",
+    "StopCutovers": "stop running cutovers",
     "SetRollbackWeights": "ROLLBACK: weights to the pool",
-    "DescribePoolHealth": "pool health",
+    "NotifyRolledBack": "notice: rolled back",
+    "PoolHealth": "pool health",
 }
+#: States whose line an operator must not miss.
+ALERTS = {
+    name for name, text in MEANING.items() if any(w in text for w in ("ROLLBACK", "ABORT", "GATE", "DEAD", "PAGE"))
+}
+
+
+def state_names(definition: dict[str, Any]) -> set[str]:
+    """Every state of a definition, Map iterations included."""
+    found: set[str] = set()
+
+    def walk(states: dict[str, Any]) -> None:
+        for name, state in states.items():
+            found.add(name)
+            processor = state.get("ItemProcessor") or state.get("Iterator")
+            if processor:
+                walk(processor["States"])
+
+    walk(definition["States"])
+    return found
 
 
 @dataclasses.dataclass
@@ -70,6 +112,8 @@ class Outcome:
     cause: str | None
     steps: list[Step]
     weights: dict[str, int]
+    #: what a SUCCEEDED execution could not finish (bookkeeping after completion): to do by hand
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -169,35 +213,46 @@ def listener_weights(elbv2: Any, listener_arn: str, pools: Mapping[str, str]) ->
 
 def outcome(sfn: Any, execution_arn: str, steps: list[Step], weights: dict[str, int]) -> Outcome:
     desc = sfn.describe_execution(executionArn=execution_arn)
-    return Outcome(desc["status"], desc.get("error"), desc.get("cause"), steps, weights)
+    try:
+        output = json.loads(desc.get("output") or "{}")
+    except json.JSONDecodeError:
+        output = {}
+    found = output.get("warnings") if isinstance(output, dict) else None
+    warnings = [str(w.get("text", w)) if isinstance(w, dict) else str(w) for w in (found or {}).values()]
+    return Outcome(desc["status"], desc.get("error"), desc.get("cause"), steps, weights, warnings)
 
 
 # --- rendering ---------------------------------------------------------------------
 
 
-def print_step(console: Console, first: datetime | None, step: Step) -> None:
+def print_step(console: Console, first: datetime | None, step: Step, machine: str | None = None) -> None:
     if step.name not in MEANING:
         return
     offset = (step.at - first).total_seconds() if first else 0.0
-    style = "bold red" if step.name in ("Rollback", "Abort", "SetRollbackWeights") else ""
-    detail = f"  [dim]{step.detail}[/dim]" if step.detail else ""
-    console.print(
-        f"  +{offset:7.1f}s  [{style}]{step.label()}[/{style}]{detail}"
-        if style
-        else f"  +{offset:7.1f}s  {step.label()}{detail}"
-    )
+    line = Text(f"  +{offset:7.1f}s  ")
+    if machine:
+        line.append(f"[{machine}] ", style="bold")
+    line.append(step.label(), style="bold red" if step.name in ALERTS else "")
+    if step.detail:
+        line.append(f"  {step.detail}", style="dim")
+    console.print(line)
 
 
 def print_outcome(console: Console, result: Outcome, phase: str | None = None) -> None:
+    """The final weights, the status, the cause and any warnings; values are printed as text, never as markup."""
     table = Table(title="final weights", show_header=True, header_style="bold")
     table.add_column("pool")
     table.add_column("weight", justify="right")
     for pool, weight in result.weights.items():
-        table.add_row(pool, f"{weight}%")
+        table.add_row(Text(pool), Text(f"{weight}%"))
     console.print(table)
-    colour = "green" if result.succeeded else "red"
-    console.print(f"[{colour}]execution {result.status}[/{colour}]" + (f": {result.error}" if result.error else ""))
+    status = Text(f"execution {result.status}", style="green" if result.succeeded else "red")
+    if result.error:
+        status.append(f": {result.error}")
+    console.print(status)
     if result.cause:
-        console.print(f"  cause: {result.cause}")
+        console.print(Text(f"  cause: {result.cause}"))
+    for warning in result.warnings:
+        console.print(Text(f"  warning: {warning}", style="yellow"))
     if phase is not None:
-        console.print(f"  migration phase: {phase}")
+        console.print(Text(f"  migration phase: {phase}"))

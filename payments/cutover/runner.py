@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from payments.core.environment import load_environment
 from payments.core.errors import ConfigError, UserError
@@ -64,12 +65,49 @@ def aws_errors(what: str) -> Iterator[None]:
         raise UserError(f"{what}: {exc}. Fix: check network access to AWS and your credentials") from None
 
 
-class Deployed:
-    """The deployed cutover of one environment, read from its stack outputs."""
+def outputs_from_aws(env: str, session: Any | None = None) -> OutputsFn:
+    """What a rollback needs, found in AWS alone: no Pulumi CLI, backend or passphrase.
 
-    def __init__(
-        self, env: str, outputs: OutputsFn, session: Any | None = None, poll_seconds: float = 5.0
-    ) -> None:
+    The machines have deterministic names (:class:`MigrationNames`: ``rollback-<suffix>`` in the account of the
+    credentials), and the rollback machine's own definition names the listener and the target groups it acts on.
+    On-call with AWS credentials can put traffic back when the Pulumi state is out of reach.
+    """
+    from payments.layers.migration.names import MigrationNames
+
+    environment = load_environment(env)
+    if session is None:
+        import boto3
+
+        session = boto3.Session(region_name=environment.region)
+    with aws_errors("finding the account of your AWS credentials"):
+        account = session.client("sts").get_caller_identity()["Account"]
+    names = MigrationNames(environment.suffix, environment.region, account)
+    with aws_errors(f"reading the state machine {names.machine('rollback')}"):
+        definition = json.loads(
+            session.client("stepfunctions").describe_state_machine(stateMachineArn=names.machine_arn("rollback"))[
+                "definition"
+            ]
+        )
+    states = definition["States"]
+    pools = {p.value: states[f"Pool{p.value.title()}"]["Result"]["targetGroupArn"] for p in Pool}
+    found = {
+        "migration": {
+            "cutoverStateMachineArn": names.machine_arn("cutover"),
+            "rollbackStateMachineArn": names.machine_arn("rollback"),
+            "phaseParameterName": names.phase_parameter,
+        },
+        "edge": {
+            "httpsListenerArn": states["SetRollbackWeights"]["Parameters"]["ListenerArn"],
+            "targetGroupArns": pools,
+        },
+    }
+    return found.get
+
+
+class Deployed:
+    """The deployed cutover of one environment, read from its stack outputs (or, for a rollback, from AWS)."""
+
+    def __init__(self, env: str, outputs: OutputsFn, session: Any | None = None, poll_seconds: float = 5.0) -> None:
         self.env = env
         self.poll_seconds = poll_seconds  #: how often a running execution's history is read
         environment = load_environment(env)
@@ -160,15 +198,18 @@ _AFTER_FAILURE = {
     "CutoverRolledBack": "it rolled back: traffic is back on the source pool",
     "CutoverAborted": "it was aborted before any traffic moved: the listener was not touched",
     "InvalidInput": "the input was refused: nothing was changed",
+    "AnotherExecutionRunning": "another cutover or a rollback was running, so nothing was changed. Fix: wait for it "
+    "(invoke status --env {env} --live), then start again",
     "PhaseUnreadable": "the migration phase could not be read: nothing was changed",
+    "RunUnrecorded": "the run record could not be written: nothing was changed",
     "ListenerUnreadable": "the listener could not be read: nothing was changed",
     "ListenerNotOnSource": "the listener is not 100% on the source pool, so nothing was changed. "
     "Fix: invoke rollback --env {env} to put all traffic on the source pool, or start with --from set to the "
     "pool that has the traffic",
-    "RollbackFailed": "the automatic rollback could NOT move traffic back: the listener may still be split. "
-    "Fix now: invoke rollback --env {env} --force",
-    "SourceScaleDownFailed": "the cutover completed (traffic is on the target pool), but scaling the source "
-    "service down failed. Fix: scale it down by hand",
+    "SourcePoolUnhealthy": "a rollback was needed but the source pool has no healthy target: traffic was kept on "
+    "the healthy target pool and on-call was paged. Fix: restore the source pool before any further move",
+    "RollbackFailed": "the automatic rollback could NOT move traffic back: the safety net tries again, but the "
+    "listener may still be split. Fix now: invoke rollback --env {env} --force",
 }
 
 
@@ -177,32 +218,73 @@ def failure_message(result: execution.Outcome, env: str) -> str:
     weights = ", ".join(f"{pool} {weight}%" for pool, weight in result.weights.items())
     known = _AFTER_FAILURE.get(result.error or "")
     if known is None:
-        # Stopped (ABORTED: e.g. by invoke rollback), timed out, or an error this runner does not know.
+        # Stopped (ABORTED: a person, or invoke rollback), timed out, or an error no Catch saw: the safety net's
+        # rollback machine puts traffic back when the execution had moved it.
         known = (
-            f"it ended {result.status}" + (f" ({result.error})" if result.error else "") + ": traffic may be split. "
-            f"Fix: check the weights, and run invoke rollback --env {env} if they are not where you want them"
+            f"it ended {result.status}" + (f" ({result.error})" if result.error else "") + ": the safety net puts "
+            "traffic back on the source pool if it had moved. Fix: check the weights below; if they are not where "
+            f"you want them, run invoke rollback --env {env}"
         )
     return f"the cutover did not complete; {known.format(env=env)} (weights now: {weights}; see the cause above)"
 
 
-def cutover(deployed: Deployed, payload: dict[str, Any], console: Console) -> execution.Outcome:
+#: Endings after which nothing moved: the safety net has nothing to do.
+UNTOUCHED = {
+    "InvalidInput",
+    "AnotherExecutionRunning",
+    "PhaseUnreadable",
+    "RunUnrecorded",
+    "ListenerUnreadable",
+    "ListenerNotOnSource",
+    "CutoverAborted",
+    "CutoverRolledBack",
+}
+
+
+def cutover(
+    deployed: Deployed, payload: dict[str, Any], console: Console, safety_net_seconds: float = 30.0
+) -> execution.Outcome:
     payload = with_current_task_definition(deployed, payload)
-    if deployed.running(deployed.cutover_arn):
-        raise UserError(
-            f"a cutover of '{deployed.env}' is already running. Fix: watch it in the Step Functions "
-            f"console, or stop it with invoke rollback --env {deployed.env}"
-        )
+    for machine, what in ((deployed.cutover_arn, "a cutover"), (deployed.rollback_arn, "a rollback")):
+        if deployed.running(machine):
+            raise UserError(
+                f"{what} of '{deployed.env}' is already running. Fix: watch it in the Step Functions "
+                f"console (or invoke status --env {deployed.env} --live) and start again once it has ended"
+            )
     console.print(
-        f"[bold]cutover[/bold] of {deployed.env}: weights now "
-        + ", ".join(f"{p} {w}%" for p, w in deployed.weights().items())
-        + f"; phase {deployed.phase()}"
+        Text(
+            f"cutover of {deployed.env}: weights now "
+            + ", ".join(f"{p} {w}%" for p, w in deployed.weights().items())
+            + f"; phase {deployed.phase()}"
+        )
     )
     if payload.get("taskDefinition"):
-        console.print(f"  task definition: {payload['taskDefinition']}")
+        console.print(Text(f"  task definition: {payload['taskDefinition']}"))
     arn = deployed.start(deployed.cutover_arn, payload, "cutover")
     result = deployed.watch(arn, console)
+    if not result.succeeded and result.error not in UNTOUCHED:
+        follow_safety_net(deployed, arn, console, safety_net_seconds)
+        result.weights = deployed.weights()
     execution.print_outcome(console, result, deployed.phase())
     return result
+
+
+def follow_safety_net(deployed: Deployed, ended: str, console: Console, wait_seconds: float) -> None:
+    """Show the rollback the safety net starts for an ending no Catch saw (EventBridge: within seconds)."""
+    with aws_errors("reading the ended execution"):
+        stopped = deployed.sfn.describe_execution(executionArn=ended).get("stopDate")
+    console.print(Text(f"  waiting up to {wait_seconds:.0f} s for the safety net's rollback…"))
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        with aws_errors("listing the rollback's executions"):
+            recent = deployed.sfn.list_executions(stateMachineArn=deployed.rollback_arn, maxResults=5)["executions"]
+        started = [e for e in recent if stopped is None or e["startDate"] >= stopped]
+        for rollback in reversed(started):
+            console.print(Text(f"  safety net: rollback {rollback['executionArn'].rsplit(':', 1)[-1]}"))
+            deployed.watch(rollback["executionArn"], console)
+        if started or time.monotonic() > deadline:
+            return
+        time.sleep(deployed.poll_seconds)
 
 
 def check_pool(pool: str | None) -> str | None:
@@ -213,13 +295,16 @@ def check_pool(pool: str | None) -> str | None:
 
 
 def rollback(deployed: Deployed, pool: str | None, force: bool, console: Console) -> execution.Outcome:
-    payload: dict[str, Any] = {"force": force}
+    payload: dict[str, Any] = {"force": force, "trigger": "operator"}
     if check_pool(pool) is not None:
         payload["pool"] = pool
     console.print(
-        f"[bold red]rollback[/bold red] of {deployed.env}"
-        + (f" to {pool}" if pool else "")
-        + ": running cutovers are stopped first"
+        Text.assemble(
+            ("rollback", "bold red"),
+            f" of {deployed.env} to "
+            + (pool or "the last cutover's source pool (from its run record)")
+            + ": running cutovers are stopped first",
+        )
     )
     arn = deployed.start(deployed.rollback_arn, payload, "rollback")
     result = deployed.watch(arn, console)
