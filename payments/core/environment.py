@@ -13,9 +13,7 @@ import enum
 import re
 from pathlib import Path
 
-import yaml
-
-from payments.core import config
+from payments.core import config, yamlfiles
 from payments.core.config import setting
 from payments.core.errors import ConfigError, UserError
 
@@ -110,7 +108,7 @@ def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environme
             f"unknown environment '{name}': {directory.name}/{path.name} does not exist. "
             f"Fix: use one of: {known}, or create the file"
         )
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = yamlfiles.load(path, f"{directory.name}/{path.name}") or {}
     if not isinstance(raw, dict):
         raise ConfigError(str(path.name), "expected a map of settings", "write key: value lines")
     settings = config.load(EnvironmentSettings, raw, where=f"environments/{name}.yaml")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from payments.core import yamlfiles
 from payments.core.environment import REPO_ROOT
 from payments.core.errors import UserError
 from payments.core.graph import check_layer
@@ -21,10 +20,19 @@ def read(layer: str, env: str, root: Path = REPO_ROOT) -> dict[str, Any]:
     file = path(layer, env, root)
     if not file.is_file():
         raise UserError(f"{file.relative_to(root)} does not exist. Fix: create it (copy the dev one and adapt it)")
-    data = yaml.safe_load(file.read_text()) or {}
+    data = yamlfiles.load(file, str(file.relative_to(root))) or {}
     if not isinstance(data, dict) or not isinstance(data.get("config", {}), dict):
         raise UserError(f"{file.relative_to(root)}: expected a 'config:' map. Fix: see docs/config.md")
     return data
+
+
+def check_syntax(env: str, root: Path = REPO_ROOT) -> None:
+    """Read every layer's stack file of `env` that exists: a YAML error is one line before any CLI call."""
+    from payments.core.graph import LAYERS
+
+    for layer in LAYERS:
+        if path(layer, env, root).is_file():
+            read(layer, env, root)
 
 
 def config(layer: str, env: str, root: Path = REPO_ROOT) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from payments.core import config as config_mod
-from payments.core import stackfiles
+from payments.core import stackfiles, yamlfiles
 from payments.core.environment import load_environment
 from payments.core.errors import UserError
 from payments.core.graph import LAYERS, parse_layers, project_name
@@ -177,9 +177,10 @@ def apply(promotion: Promotion, root: Path, now: str | None = None) -> Promotion
         path = stackfiles.path(lp.layer, promotion.target, root)
         y = _yaml()
         # Copy the source's own nodes, so quoting and layout of the values travel with them.
-        source_doc = y.load(stackfiles.path(lp.layer, promotion.source, root).read_text()) or {}
+        source_path = stackfiles.path(lp.layer, promotion.source, root)
+        source_doc = yamlfiles.load_roundtrip(source_path, str(source_path.relative_to(root)), y) or {}
         source_cfg = source_doc.get("config") or {}
-        doc = y.load(path.read_text())
+        doc = yamlfiles.load_roundtrip(path, str(path.relative_to(root)), y)
         if doc is None:
             doc = CommentedMap()
         if doc.get("config") is None:
@@ -221,11 +222,10 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def provenance(layer: str, env: str, root: Path) -> dict[str, Any] | None:
-    """What ``promote`` recorded in ``<layer>/Pulumi.<env>.yaml``, if anything."""
-    try:
-        value = stackfiles.config(layer, env, root).get(PROVENANCE_KEY)
-    except UserError:
+    """What ``promote`` recorded in ``<layer>/Pulumi.<env>.yaml``, if anything (a broken file is an error)."""
+    if not stackfiles.path(layer, env, root).is_file():
         return None
+    value = stackfiles.config(layer, env, root).get(PROVENANCE_KEY)
     return value if isinstance(value, dict) else None
 
 

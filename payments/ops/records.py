@@ -34,10 +34,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import payments
-from payments.core import stackfiles
+from payments.core import stackfiles, yamlfiles
 from payments.core.environment import ENVIRONMENTS_DIR
 from payments.core.graph import upstream_closure
 
@@ -107,7 +105,7 @@ def layer_config(layer: str, env: str, root: Path) -> dict[str, Any]:
 
 def config_hash(layer: str, env: str, root: Path, environments_dir: Path = ENVIRONMENTS_DIR) -> str:
     env_file = environments_dir / f"{env}.yaml"
-    env_settings = yaml.safe_load(env_file.read_text()) if env_file.is_file() else None
+    env_settings = yamlfiles.load(env_file, f"environments/{env}.yaml") if env_file.is_file() else None
     return digest({"stack": layer_config(layer, env, root), "environment": env_settings})
 
 
