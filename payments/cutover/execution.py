@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -170,12 +171,9 @@ def print_step(console: Console, first: datetime | None, step: Step) -> None:
         return
     offset = (step.at - first).total_seconds() if first else 0.0
     style = "bold red" if step.name in ("Rollback", "Abort", "SetRollbackWeights") else ""
-    detail = f"  [dim]{step.detail}[/dim]" if step.detail else ""
-    console.print(
-        f"  +{offset:7.1f}s  [{style}]{step.label()}[/{style}]{detail}"
-        if style
-        else f"  +{offset:7.1f}s  {step.label()}{detail}"
-    )
+    # Text with explicit styles: a detail from AWS (an ARN, a cause with brackets) is printed as it is.
+    console.print(Text.assemble(f"  +{offset:7.1f}s  ", (step.label(), style),
+                                (f"  {step.detail}", "dim") if step.detail else ""))
 
 
 def print_outcome(console: Console, result: Outcome, phase: str | None = None) -> None:
@@ -186,7 +184,7 @@ def print_outcome(console: Console, result: Outcome, phase: str | None = None) -
         table.add_row(pool, f"{weight}%")
     console.print(table)
     colour = "green" if result.succeeded else "red"
-    console.print(f"[{colour}]execution {result.status}[/{colour}]" + (f": {result.error}" if result.error else ""))
+    console.print(Text(f"execution {result.status}", style=colour) + (f": {result.error}" if result.error else ""))
     if result.cause:
         console.print(f"  cause: {result.cause}")
     if phase is not None:

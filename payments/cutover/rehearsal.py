@@ -22,6 +22,7 @@ from typing import Any
 
 import boto3
 from rich.console import Console
+from rich.text import Text
 
 from payments.core.errors import UserError
 from payments.cutover import emulator, execution
@@ -340,13 +341,14 @@ def rehearse(env: str, fail_at: int | str | None, console: Console) -> execution
         payload: dict[str, Any] = dict(FAST)
         if standins.task_definition_arn:
             payload["taskDefinition"] = standins.task_definition_arn
-        console.print(
-            f"[bold]rehearsal[/bold] of {planned.cutover_name} in the embedded emulator "
+        console.print(Text.assemble(
+            ("rehearsal", "bold"),
+            f" of {planned.cutover_name} in the embedded emulator "
             f"({planned.defaults.get('sourcePool')} -> {planned.defaults.get('targetPool')}, "
             f"steps {','.join(map(str, steps))}%"
             + (f", gate alarm injected at {fail_at}%" if fail_at is not None else "")
-            + ")"
-        )
+            + ")",
+        ))
         console.print(f"  start weights: {_weights_text(standins.weights())}")
         first: list[Any] = []
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from payments.core.environment import load_environment
 from payments.core.errors import ConfigError, UserError
@@ -189,11 +190,12 @@ def cutover(deployed: Deployed, payload: dict[str, Any], console: Console) -> ex
             f"a cutover of '{deployed.env}' is already running. Fix: watch it in the Step Functions "
             f"console, or stop it with invoke rollback --env {deployed.env}"
         )
-    console.print(
-        f"[bold]cutover[/bold] of {deployed.env}: weights now "
+    console.print(Text.assemble(
+        ("cutover", "bold"),
+        f" of {deployed.env}: weights now "
         + ", ".join(f"{p} {w}%" for p, w in deployed.weights().items())
-        + f"; phase {deployed.phase()}"
-    )
+        + f"; phase {deployed.phase()}",
+    ))
     if payload.get("taskDefinition"):
         console.print(f"  task definition: {payload['taskDefinition']}")
     arn = deployed.start(deployed.cutover_arn, payload, "cutover")
@@ -213,11 +215,10 @@ def rollback(deployed: Deployed, pool: str | None, force: bool, console: Console
     payload: dict[str, Any] = {"force": force}
     if check_pool(pool) is not None:
         payload["pool"] = pool
-    console.print(
-        f"[bold red]rollback[/bold red] of {deployed.env}"
-        + (f" to {pool}" if pool else "")
-        + ": running cutovers are stopped first"
-    )
+    console.print(Text.assemble(
+        ("rollback", "bold red"),
+        f" of {deployed.env}" + (f" to {pool}" if pool else "") + ": running cutovers are stopped first",
+    ))
     arn = deployed.start(deployed.rollback_arn, payload, "rollback")
     result = deployed.watch(arn, console, poll_seconds=2.0)
     execution.print_outcome(console, result, deployed.phase())

@@ -38,11 +38,10 @@ import payments
 from payments.core import stackfiles, yamlfiles
 from payments.core.environment import ENVIRONMENTS_DIR
 from payments.core.graph import upstream_closure
+from payments.core.stackfiles import PROVENANCE_KEY
 
 RECORDS_DIR = ".deploy-records"
 REPORTS_DIR = "reports"
-#: Stack-file key holding promotion provenance; outside every layer's namespace (see payments.ops.promote).
-PROVENANCE_KEY = "payments:promotedFrom"
 PACKAGE_DIR = Path(payments.__file__).resolve().parent
 #: Shared code that runs inside every layer program.
 SHARED_CODE = ("__init__.py", "core", "components", "layers/__init__.py")
@@ -224,6 +223,11 @@ class RecordStore:
         """The last real attempt (deploy or destroy), ignoring runs where the layer was only skipped."""
         attempts = [r for r in self.history(env, layer) if r.attempted]
         return attempts[-1] if attempts else None
+
+    def last_change(self, env: str, layer: str) -> DeployRecord | None:
+        """The last time the CLI ran for the layer (``pulumi up`` or destroy, succeeded or failed); skips are not."""
+        changes = [r for r in self.history(env, layer) if r.outcome in ("succeeded", "failed")]
+        return changes[-1] if changes else None
 
     def latest(self, env: str, layer: str) -> DeployRecord | None:
         history = self.history(env, layer)
