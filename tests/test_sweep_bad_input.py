@@ -80,6 +80,12 @@ ENV_TAB = ("environments/dev.yaml", "\ncostCenter:", "\n\tcostCenter:")
 STACK_QUOTE = ("data/Pulumi.dev.yaml", "payments-data:engine: aurora-mysql", 'payments-data:engine: "aurora-mysql')
 
 
+PLAN = ("plan", "--env", "dev")
+AZ = "  payments-network:azCount: 3\n"
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:onprem-mysql-AbCdEf"
+
+
 def broken(id_: str, edit: tuple[str, str, str], names: str, argv: tuple[str, ...]) -> Bad:
     return Bad(id_, names, argv=argv, edit=edit)
 
@@ -170,6 +176,53 @@ CASES = [
     task("outputs-unknown-env", "unknown environment 'nope'", "outputs", "--env", "nope"),
     task("deploy-workers-text", "--workers", "deploy", "--env", "dev", "--workers", "four"),
     task("destroy-workers-zero", "--workers", "destroy", "--env", "dev", "--confirm", "dev", "--workers", "0"),
+    # --- issue 14: fix texts, ARNs checked against the environment (botocore's partitions), empty values
+    cfg("min-capacity-above-desired", "app", {"minCapacity": 2}, "minCapacity"),
+    cfg("desired-above-max-capacity", "app", {"desiredCount": 5}, "maxCapacity"),
+    cfg("defaulted-key-empty", "network", {"natStrategy": ""}, "natStrategy"),
+    cfg("certificate-other-region", "edge", {"certificateArn": CERT.replace("us-east-1", "eu-west-1"),
+                                             "domainName": None, "hostedZoneId": None}, "certificateArn"),
+    cfg("certificate-other-partition", "edge", {"certificateArn": CERT.replace("arn:aws:", "arn:aws-cn:"),
+                                                "domainName": None, "hostedZoneId": None}, "certificateArn"),
+    cfg("certificate-of-another-service", "edge", {"certificateArn": SECRET_ARN, "domainName": None,
+                                                   "hostedZoneId": None}, "certificateArn"),
+    cfg("dms-secret-other-region", "migration", {"dmsSourceSecretArn": SECRET_ARN.replace("us-east-1", "us-west-2"),
+                                                 "dmsSourceSslMode": "require"}, "dmsSourceSecretArn"),
+    cfg("dms-ca-is-not-a-dms-certificate", "migration", {"dmsSourceSecretArn": SECRET_ARN,
+                                                         "dmsSourceCaCertificateArn": CERT},
+        "dmsSourceCaCertificateArn"),
+    # --- issue 14: environment values checked against AWS's data (regions, tag shapes), account ids
+    env_file("region-typo", "region: us-east-7", "environments/dev.yaml:region"),
+    env_file("cost-center-not-a-tag-value", "costCenter: payments;platform", "environments/dev.yaml:costCenter"),
+    env_file("cost-center-empty", 'costCenter: ""', "environments/dev.yaml:costCenter"),
+    env_file("account-id-short", 'accountId: "1234"', "environments/dev.yaml:accountId"),
+    env_file("certificate-other-account", 'accountId: "210987654321"', "payments-edge:certificateArn",
+             layer="edge", values={"certificateArn": CERT, "domainName": None, "hostedZoneId": None}),
+    # --- issue 14: keys no program reads (another layer's, a misspelled namespace, aws:, pulumi:), the guard
+    broken("foreign-namespace", ("network/Pulumi.dev.yaml", AZ, AZ + "  payments-data:slowQuerySeconds: 2\n"),
+           "payments-data:slowQuerySeconds (network/Pulumi.dev.yaml): belongs to payments-data", PLAN),
+    broken("misspelled-namespace", ("network/Pulumi.dev.yaml", AZ, AZ + "  payments-netwrok:azCount: 2\n"),
+           "payments-netwrok:azCount (network/Pulumi.dev.yaml)", PLAN),
+    broken("key-without-namespace", ("network/Pulumi.dev.yaml", AZ, AZ + "  flowLogRetentionDays: 400\n"),
+           "flowLogRetentionDays (network/Pulumi.dev.yaml): has no namespace", PLAN),
+    broken("aws-region-in-stack-file", ("network/Pulumi.dev.yaml", AZ, AZ + "  aws:region: eu-west-1\n"),
+           "aws:region (network/Pulumi.dev.yaml): has no effect", PLAN),
+    broken("aws-region-stops-deploy-before-the-cli", ("data/Pulumi.dev.yaml", "config:\n",
+                                                     "config:\n  aws:region: eu-west-1\n"),
+           "aws:region (data/Pulumi.dev.yaml): has no effect", FILE_TASKS["deploy"]),
+    broken("pulumi-key-unknown", ("network/Pulumi.dev.yaml", AZ, AZ + "  pulumi:template: aws-python\n"),
+           "pulumi:template (network/Pulumi.dev.yaml)", PLAN),
+    broken("provider-guard-missing", ("edge/Pulumi.dev.yaml", "  pulumi:disable-default-providers:\n    - aws\n",
+                                      ""), "pulumi:disable-default-providers (edge/Pulumi.dev.yaml): is missing",
+           PLAN),
+    broken("provider-guard-misspelt", ("app/Pulumi.dev.yaml", "    - aws\n", "    - awss\n"),
+           "pulumi:disable-default-providers (app/Pulumi.dev.yaml): is ['awss']", PLAN),
+    broken("key-written-twice", ("network/Pulumi.dev.yaml", AZ, AZ + "  payments-network:azCount: 2\n"),
+           "'payments-network:azCount' is written twice", PLAN),
+    # --- issue 14: promotion direction; status --live shows the offline part, then one line
+    task("promote-production-to-dev", "'prod' is a production environment", "promote", "--from", "prod", "--to",
+         "dev"),
+    task("status-live-without-cli", "dev: the Pulumi CLI", "status", "--env", "dev", "--live"),
     # --- YAML syntax errors, in every task that reads the files (issue 14)
     *(broken(f"{name}-env-file-tab", ENV_TAB, "environments/dev.yaml line 5, column 1: a tab", argv)
       for name, argv in FILE_TASKS.items()),

@@ -70,6 +70,7 @@ class Promotion:
     layers: list[LayerPromotion]
     dry_run: bool
     written: list[Path] = dataclasses.field(default_factory=list)
+    backward: bool = False  #: production -> non-production, asked for with --backward
 
     @property
     def refused(self) -> list[LayerPromotion]:
@@ -128,12 +129,25 @@ def check_source(layer: str, source: str, root: Path, store: RecordStore,
     }
 
 
-def plan_promotion(source: str, target: str, layers: list[str] | None, root: Path,
-                   package_dir: Path = records.PACKAGE_DIR) -> Promotion:
+def check_direction(source: str, target: str, *, backward: bool = False) -> None:
+    """Tested settings move toward production: production -> non-production needs ``backward``.
+
+    Non-production environments (``production: false``: dev, branch stacks) come before production ones (prod,
+    compact). Promoting between two of the same kind is allowed; from production to non-production (prod -> dev,
+    say, to reproduce prod in dev) only on purpose.
+    """
     if source == target:
         raise UserError(f"--from and --to are both '{source}'. Fix: promote between two environments, e.g. dev -> prod")
-    load_environment(source)
-    load_environment(target)
+    if load_environment(source).production and not load_environment(target).production and not backward:
+        raise UserError(
+            f"'{source}' is a production environment and '{target}' is not, and promotion moves tested settings "
+            f"toward production. Fix: promote --from {target} --to {source}, or add --backward to copy {source}'s "
+            f"settings into {target} on purpose")
+
+
+def plan_promotion(source: str, target: str, layers: list[str] | None, root: Path,
+                   package_dir: Path = records.PACKAGE_DIR, *, backward: bool = False) -> Promotion:
+    check_direction(source, target, backward=backward)
     selected = parse_layers(",".join(layers)) if layers else list(LAYERS)
     store = RecordStore(root)
     result = []
@@ -147,7 +161,7 @@ def plan_promotion(source: str, target: str, layers: list[str] | None, root: Pat
             if not refusal:
                 _validate(layer, target, root, changes)
         result.append(lp)
-    return Promotion(source, target, result, dry_run=True)
+    return Promotion(source, target, result, dry_run=True, backward=backward)
 
 
 def _validate(layer: str, target: str, root: Path, changes: list[Change]) -> None:
@@ -193,7 +207,8 @@ def apply(promotion: Promotion, root: Path, now: str | None = None) -> Promotion
                 cfg[change.key] = copy.deepcopy(source_cfg.get(change.key, change.new))
         fresh = PROVENANCE_KEY not in cfg
         cfg[PROVENANCE_KEY] = {**(lp.provenance or {}), "promotedAt": promoted_at,
-                               "keys": [c.key.split(":", 1)[1] for c in lp.changes]}
+                               "keys": [c.key.split(":", 1)[1] for c in lp.changes],
+                               **({"backward": True} if promotion.backward else {})}
         if fresh:
             cfg.yaml_set_comment_before_after_key(
                 PROVENANCE_KEY, before=f"Written by `invoke promote`: the {promotion.source} deploy these settings "
