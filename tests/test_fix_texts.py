@@ -284,7 +284,7 @@ ROWS = [
         "arn:aws:acm:us-east-1:<account id>:certificate/<id>", {"certificateArn": CERT}),
     Fix("certificate-of-another-service", "edge",
         {"certificateArn": SECRET, "domainName": REMOVE, "hostedZoneId": REMOVE},
-        f"payments-edge:certificateArn: '{SECRET}' is not a acm certificate ARN. Fix: write it as "
+        f"payments-edge:certificateArn: '{SECRET}' is not the ARN of an ACM certificate. Fix: write it as "
         "arn:aws:acm:us-east-1:<account id>:certificate/<id>", {"certificateArn": CERT}),
     Fix("certificate-other-region", "edge",
         {"certificateArn": CERT.replace("us-east-1", "eu-west-1"), "domainName": REMOVE, "hostedZoneId": REMOVE},

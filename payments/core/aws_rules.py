@@ -86,7 +86,7 @@ class Shape:
             return f"is {len(value)} characters; AWS allows {self.min}-{self.max} ({self.source})"
         for pattern in self.patterns:
             if not _compiled(pattern).fullmatch(value):
-                return f"has characters AWS does not allow ({self.source}: {pattern})"
+                return f"has characters AWS does not allow ({self.source})"
         return None
 
 
@@ -122,14 +122,13 @@ def _tag_member(service: str, member: str) -> Shape:
 @functools.cache
 def tag_key() -> Shape:
     """What every tagged service accepts as a tag key."""
-    return _merge([_tag_member(s, "key") for s in TAGGED_SERVICES], "the Tag shapes of " + ", ".join(TAGGED_SERVICES))
+    return _merge([_tag_member(s, "key") for s in TAGGED_SERVICES], "the services' Tag shapes")
 
 
 @functools.cache
 def tag_value() -> Shape:
     """What every tagged service accepts as a tag value."""
-    return _merge([_tag_member(s, "value") for s in TAGGED_SERVICES],
-                  "the Tag shapes of " + ", ".join(TAGGED_SERVICES))
+    return _merge([_tag_member(s, "value") for s in TAGGED_SERVICES], "the services' Tag shapes")
 
 
 def check_tag(key: str, value: str, label: str) -> None:
@@ -137,16 +136,10 @@ def check_tag(key: str, value: str, label: str) -> None:
     for what, text, rule in (("tag key", key, tag_key()), ("tag value", value, tag_value())):
         problem = rule.problem(text)
         if problem is not None:
-            raise ConfigError(label, f"as the {key} {what}, '{text}' {_short(problem)}",
+            raise ConfigError(label, f"as the {key} {what}, '{text}' {problem}",
                               f"use at most {rule.max} letters, digits, spaces and _ . : / = + - @")
     if key.lower().startswith("aws:"):
         raise ConfigError(label, f"'{key}' starts with aws:, a prefix AWS reserves", "choose another tag key")
-
-
-def _short(problem: str) -> str:
-    """A problem without the long list of services (the source is in docs/config.md)."""
-    return problem.split(" (the Tag shapes of ")[0] + (" (the services' Tag shapes)" if "Tag shapes" in problem
-                                                      else "")
 
 
 # --- ARNs --------------------------------------------------------------------------------------------------------
@@ -156,6 +149,7 @@ def _short(problem: str) -> str:
 class ArnKind:
     """What a config key's ARN must point at, and the API parameter shape it is passed in."""
 
+    what: str  #: in words, e.g. an ACM certificate
     service: str  #: the ARN's service part, e.g. acm
     resource: str  #: how its resource part starts, e.g. certificate/
     model: tuple[str, str]  #: (botocore service, shape) of the parameter that takes it
@@ -166,10 +160,11 @@ class ArnKind:
                 f"{self.example}")
 
 
-ACM_CERTIFICATE = ArnKind("acm", "certificate/", ("acm", "CertificateArn"), "certificate/<id>")
-SECRET = ArnKind("secretsmanager", "secret:", ("secretsmanager", "SecretARNType"), "secret:<name>")
-KMS_KEY = ArnKind("kms", "key/", ("kms", "ArnType"), "key/<id>")
-DMS_CERTIFICATE = ArnKind("dms", "cert:", ("dms", "String"), "cert:<id>")
+ACM_CERTIFICATE = ArnKind("an ACM certificate", "acm", "certificate/", ("acm", "CertificateArn"), "certificate/<id>")
+SECRET = ArnKind("a Secrets Manager secret", "secretsmanager", "secret:", ("secretsmanager", "SecretARNType"),
+                 "secret:<name>")
+KMS_KEY = ArnKind("a KMS key", "kms", "key/", ("kms", "ArnType"), "key/<id>")
+DMS_CERTIFICATE = ArnKind("a DMS certificate", "dms", "cert:", ("dms", "String"), "cert:<id>")
 
 
 def check_arn(value: str, kind: ArnKind, label: str, *, region: str | None = None, account: str | None = None) -> None:
@@ -181,7 +176,7 @@ def check_arn(value: str, kind: ArnKind, label: str, *, region: str | None = Non
         raise ConfigError(label, f"'{value}' is not an ARN", f"write it as {expected}")
     _, arn_partition, service, arn_region, arn_account, resource = parts
     if service != kind.service or not resource.startswith(kind.resource):
-        raise ConfigError(label, f"'{value}' is not a {kind.service} {kind.resource.rstrip('/:')} ARN",
+        raise ConfigError(label, f"'{value}' is not the ARN of {kind.what}",
                           f"write it as {expected}")
     problem = shape(*kind.model).problem(value)
     if problem is not None:
