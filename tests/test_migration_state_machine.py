@@ -8,7 +8,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from payments.cutover.emulator import SERVICE_NAMES
+from payments.cutover.emulator.adapter import SERVICE_NAMES
 from payments.layers.migration.schedule import CutoverInput, Pool
 from payments.layers.migration.state_machine import (
     COMPLEMENT,
