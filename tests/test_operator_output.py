@@ -265,7 +265,7 @@ def test_status_shows_the_last_deploy_and_the_last_run_separately(box: Sandbox) 
         assert ls.deploy == deployed[ls.layer] and ls.deploy is not None and ls.deploy.outcome == "succeeded"
         assert ls.run is not None and ls.run.outcome == "unchanged" and ls.run.finished > ls.deploy.finished
         assert ls.deploy.finished[:19].replace("T", " ") in text
-    assert text.count("deployed (first deploy), commit c0ffee") == 6
+    assert text.count("succeeded (first deploy), commit c0ffee") == 6
     assert text.count("skipped (unchanged since") == 6
     assert "last deploy (UTC)" in text and "last run (UTC)" in text
 
@@ -281,7 +281,7 @@ def test_status_live_shows_what_it_could_read_then_one_line_error(box: Sandbox) 
     text = con.export_text()
     assert whole("deployed phase (SSM): unavailable, see the error below", text)
     assert all(layer in text for layer in ("network", "data", "edge", "app", "observability", "migration"))
-    assert text.count("deployed (first deploy)") == 6
+    assert text.count("succeeded (first deploy)") == 6
     line = str(err.value)
     assert "\n" not in line and line.startswith("dev: reading /payments/dev/migration-phase: ParameterNotFound")
     assert "Fix:" in line

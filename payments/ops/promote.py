@@ -138,7 +138,8 @@ def check_direction(source: str, target: str, *, backward: bool = False) -> None
     """
     if source == target:
         raise UserError(f"--from and --to are both '{source}'. Fix: promote between two environments, e.g. dev -> prod")
-    if load_environment(source).production and not load_environment(target).production and not backward:
+    source_env, target_env = load_environment(source), load_environment(target)
+    if source_env.production and not target_env.production and not backward:
         raise UserError(
             f"'{source}' is a production environment and '{target}' is not, and promotion moves tested settings "
             f"toward production. Fix: promote --from {target} --to {source}, or add --backward to copy {source}'s "

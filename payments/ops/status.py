@@ -104,7 +104,7 @@ def _deploy_text(record: DeployRecord | None) -> Text:
     if record.action == "destroy":
         what = "destroyed" if record.outcome == "succeeded" else f"destroy failed: {record.reason}"
     elif record.outcome == "succeeded":
-        what = "deployed (" + ", ".join(record.changed or ["changed"]) + ")"
+        what = "succeeded (" + ", ".join(record.changed or ["changed"]) + ")"
     else:
         what = f"{record.outcome}: {record.reason}"
     return styled(f"{_when(record.finished)} {what}, commit {record.commit[:12]}", STYLE.get(record.outcome, ""))
