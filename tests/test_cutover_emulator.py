@@ -17,8 +17,8 @@ import boto3
 import pytest
 
 from payments.cutover import emulator, execution, rehearsal
+from payments.layers.migration.machines import Targets, cutover_definition, rollback_definition
 from payments.layers.migration.schedule import CutoverInput, Pool
-from payments.layers.migration.state_machine import Targets, cutover_definition, rollback_definition
 from tests.test_migration_state_machine import targets as make_targets
 
 FAST = dict(rehearsal.FAST)

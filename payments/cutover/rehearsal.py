@@ -23,8 +23,8 @@ from rich.text import Text
 
 from payments.core.errors import UserError
 from payments.cutover import emulator, execution
+from payments.layers.migration.machines import Targets
 from payments.layers.migration.schedule import Pool
-from payments.layers.migration.state_machine import Targets
 
 SFN_TYPE = "aws:sfn/stateMachine:StateMachine"
 #: Short waits for a rehearsal (seconds); the definition reads them from the input.
