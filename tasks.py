@@ -15,7 +15,7 @@ from invoke import Context, task
 from invoke.exceptions import Exit
 
 from payments.core import graph as layer_graph
-from payments.ops.console import console, user_errors
+from payments.ops.console import console, dumps, print_json, user_errors
 
 ROOT = Path(__file__).resolve().parent
 
@@ -27,10 +27,12 @@ ROOT = Path(__file__).resolve().parent
     "env": "environment to plan: a file in environments/ (dev, prod, ...)",
     "out": "also write the whole plan as JSON to this file",
     "layers": "comma-separated layers to plan (default: all; their upstreams are planned too)",
-    "quiet": "print only the summary line and findings, not the per-layer tables",
+    "quiet": "print only the findings and the summary line, not the per-layer tables",
+    "json": "print the whole plan as JSON on stdout (for scripts; no tables)",
 })
 @user_errors
-def plan(c: Context, env: str = "dev", out: str | None = None, layers: str | None = None, quiet: bool = False) -> None:
+def plan(c: Context, env: str = "dev", out: str | None = None, layers: str | None = None, quiet: bool = False,
+         json: bool = False) -> None:
     """Plan every layer offline under the Pulumi SDK's mocks: no cloud, no CLI, no credentials."""
     from payments.plan import render
     from payments.plan.engine import plan_environment
@@ -40,24 +42,24 @@ def plan(c: Context, env: str = "dev", out: str | None = None, layers: str | Non
         raise Exit(f"error: --out {out}: folder {Path(out).resolve().parent} does not exist. "
                    "Fix: create it, or write the plan to an existing folder", code=1)
     started = time.perf_counter()
-    with console.status(f"planning {env}…") as status:
-        result = plan_environment(env, selected, progress=lambda layer, what: status.update(f"{env}: {what} {layer}…"))
-    if quiet:
-        if result.findings:
-            console.print(render.findings_table(result))
-        console.print(f"plan {env}: {sum(len(lp.resources) for lp in result.layers)} resources, "
-                      f"{len(result.mandatory)} mandatory findings")
+    if json:
+        result = plan_environment(env, selected)
+        print_json(render.document(result))
     else:
-        render.show(result, console)
-    console.print(f"planned in {time.perf_counter() - started:.1f}s")
+        with console.status(f"planning {env}…") as status:
+            result = plan_environment(env, selected,
+                                      progress=lambda layer, what: status.update(f"{env}: {what} {layer}…"))
+        render.show(result, console, quiet=quiet)
+        console.print(f"planned in {time.perf_counter() - started:.1f}s")
     if out:
         try:
-            Path(out).write_text(result.to_json())
+            Path(out).write_text(dumps(render.document(result)))
         except OSError as exc:
             raise Exit(f"error: --out {out}: {exc.strerror}. Fix: write the plan to a writable file", code=1) from None
-        console.print(f"wrote {out}")
+        if not json:
+            console.print(f"wrote {out}")
     if result.mandatory:
-        raise Exit(f"error: {len(result.mandatory)} mandatory guardrail finding(s); see the table above", code=1)
+        raise Exit(f"error: {len(result.mandatory)} mandatory guardrail finding(s); see the findings above", code=1)
 
 
 @task(help={"mermaid": "print the graph as a Mermaid flowchart (for the README)"})
@@ -126,13 +128,14 @@ def destroy(c: Context, env: str = "dev", layers: str | None = None, confirm: st
     commands.destroy(env, ROOT, layers, confirm=confirm, workers=workers)
 
 
-@task(help={"env": "environment whose stack outputs to show", "layers": _LAYERS_HELP})
+@task(help={"env": "environment whose stack outputs to show", "layers": _LAYERS_HELP,
+            "json": "print the outputs as JSON on stdout (for scripts; no tables)"})
 @user_errors
-def outputs(c: Context, env: str = "dev", layers: str | None = None) -> None:
-    """Show every layer's stack outputs as a table (secret outputs are never shown in plaintext)."""
+def outputs(c: Context, env: str = "dev", layers: str | None = None, json: bool = False) -> None:
+    """Show every layer's stack outputs, full values (secret outputs are never shown in plaintext)."""
     from payments.ops import commands
 
-    commands.outputs(env, ROOT, layers)
+    commands.outputs(env, ROOT, layers, as_json=json)
 
 
 @task(help={"runs": "repetitions of each measurement (the best is reported)"})
@@ -152,26 +155,27 @@ def bench(c: Context, runs: str = "1") -> None:
     "to": "environment receiving them (usually prod)",
     "layers": _LAYERS_HELP,
     "dry_run": "show the per-layer diff only; change nothing",
+    "backward": "allow copying from a production environment into a non-production one (e.g. prod -> dev)",
 })
 @user_errors
 def promote(c: Context, from_: str = "dev", to: str = "prod", layers: str | None = None,
-            dry_run: bool = False) -> None:
-    """Copy promotable settings from one environment's stack files to another's, recording provenance."""
+            dry_run: bool = False, backward: bool = False) -> None:
+    """Copy promotable settings toward production (dev -> prod), recording provenance in the target's stack files."""
     from payments.ops import commands
 
-    commands.promote(from_, to, ROOT, layers, dry_run=dry_run)
+    commands.promote(from_, to, ROOT, layers, dry_run=dry_run, backward=backward)
 
 
 @task(help={"env": "environment to show (default: every environment)",
-            "live": "also read the phase the cutover last recorded (Pulumi CLI and AWS credentials needed)"})
+            "live": "also read the phase the cutover last recorded (Pulumi CLI and AWS credentials needed)",
+            "json": "print the status as JSON on stdout (for scripts; no tables)"})
 @user_errors
-def status(c: Context, env: str | None = None, live: bool = False) -> None:
-    """Show each layer's last deploy (when, commit, outcome, changed/skipped), provenance and migration phase."""
+def status(c: Context, env: str | None = None, live: bool = False, json: bool = False) -> None:
+    """Show each layer's last deploy and last run (a skip is a run), provenance and migration phase."""
     from payments.core.environment import known_environments
     from payments.ops import commands
 
-    for name in [env] if env else known_environments():
-        commands.status(name, ROOT, live=live)
+    commands.status([env] if env else known_environments(), ROOT, live=live, as_json=json)
 
 
 # --- cutover ---------------------------------------------------------------------

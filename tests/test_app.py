@@ -327,7 +327,8 @@ def test_app_exports_its_contract_and_has_no_mandatory_findings(env: str, overri
             "payments-app:image: ':latest' is not a reviewable release",
         ),
         ("dev", {"containerUser": "root"}, "payments-app:containerUser: 'root' runs as root"),
-        ("dev", {"desiredCount": 5}, "payments-app:maxCapacity: needs minCapacity <= desiredCount <= maxCapacity"),
+        ("dev", {"desiredCount": 5}, "payments-app:maxCapacity: 3 is below desiredCount (5)"),
+        ("dev", {"minCapacity": 2}, "payments-app:minCapacity: 2 is above desiredCount (1)"),
         ("dev", {"scaleInCooldownSeconds": 30}, "payments-app:scaleInCooldownSeconds: 30 is not longer than"),
         (
             "dev",

@@ -184,7 +184,7 @@ def test_unknown_environment_names_the_choices(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("costCenter: x\nregion: useast1\n", "region: 'useast1' is not an AWS region name"),
+        ("costCenter: x\nregion: useast1\n", "region: 'useast1' is not an AWS region"),
         ("costCenter: x\nenvironmentSuffix: Dev_1\n", "environmentSuffix: 'Dev_1' is not a valid suffix"),
         ("region: us-east-1\n", "costCenter: required key is missing"),
         ("costCenter: x\nmigrationPhase: done\n", "migrationPhase: 'done' is not allowed"),

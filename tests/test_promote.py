@@ -169,16 +169,18 @@ def test_status_shows_last_deploys_provenance_and_phase(tested: Sandbox) -> None
     prod = status.collect("prod", tested.root)
     assert prod.production and prod.migration_phase == "parallel-run"
     data = next(ls for ls in prod.layers if ls.layer == "data")
-    assert data.last is not None and data.last.outcome == "succeeded" and data.last.commit == "c0ffee"
+    assert data.deploy is not None and data.deploy.outcome == "succeeded" and data.deploy.commit == "c0ffee"
     assert data.provenance is not None and data.provenance["env"] == "dev"
     wide = Console(record=True, width=250, file=open("/dev/null", "w"))  # noqa: SIM115
-    wide.print(status.table(prod))
+    wide.print(status.render(prod))
     text = wide.export_text()
     assert "migration phase tag: parallel-run" in text and "dev @ c0ffee" in text
-    # a no-op redeploy shows up as skipped (unchanged)
+    # a no-op redeploy is a run, not a deploy: the last deploy stays the real one
+    first = {ls.layer: ls.deploy for ls in status.collect("dev", tested.root).layers}
     deploy(tested)
     dev = status.collect("dev", tested.root)
-    assert {ls.last.outcome for ls in dev.layers if ls.last} == {"unchanged"}
+    assert {ls.run.outcome for ls in dev.layers if ls.run} == {"unchanged"}
+    assert {ls.layer: ls.deploy for ls in dev.layers} == first
 
 
 def test_status_live_reads_the_phase_the_cutover_recorded(box: Sandbox) -> None:
@@ -196,5 +198,34 @@ def test_status_live_reads_the_phase_the_cutover_recorded(box: Sandbox) -> None:
         after = status.collect("dev", box.root, live=True)
     assert after.live_phase == "cutover-complete" and after.migration_phase == "parallel-run"
     wide = Console(record=True, width=250, file=open("/dev/null", "w"))  # noqa: SIM115
-    wide.print(status.table(after))
+    wide.print(status.render(after))
     assert "deployed phase (SSM): cutover-complete" in wide.export_text()
+
+
+# --- direction: tested settings move toward production ------------------------------------------------------------
+
+
+def test_promoting_from_production_to_non_production_is_refused_unless_asked_for(tested: Sandbox) -> None:
+    """The rule in one line: production -> non-production needs --backward. The fix is checked by doing it."""
+    deploy(tested, "prod")
+    dev_file = tested.root / "data" / "Pulumi.dev.yaml"
+    before = dev_file.read_text()
+    with pytest.raises(UserError) as err:
+        commands.promote("prod", "dev", tested.root, console=QUIET, package_dir=tested.package_dir)
+    assert str(err.value) == (
+        "'prod' is a production environment and 'dev' is not, and promotion moves tested settings toward "
+        "production. Fix: promote --from dev --to prod, or add --backward to copy prod's settings into dev on purpose")
+    assert dev_file.read_text() == before
+    # either half of the fix works: the intended direction ...
+    assert promote_(tested, dry_run=True).refused == []
+    # ... or the backward copy, recorded as such
+    result = commands.promote("prod", "dev", tested.root, console=QUIET, package_dir=tested.package_dir,
+                              backward=True)
+    assert result.written and all(stack(tested, p.parent.name, "dev")[records.PROVENANCE_KEY]["backward"] is True
+                                  for p in result.written)
+
+
+@pytest.mark.parametrize(("source", "target"), [("dev", "prod"), ("dev", "compact"), ("prod", "compact"),
+                                                ("compact", "prod")])
+def test_promotion_toward_production_or_between_equals_needs_no_flag(source: str, target: str) -> None:
+    promote.check_direction(source, target)

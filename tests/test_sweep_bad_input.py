@@ -45,6 +45,8 @@ class Bad:
     values: dict[str, Any] | None = None
     env_file: str | None = None  #: environment-file row: YAML lines appended to a copy of environments/dev.yaml
     argv: tuple[str, ...] = ()  #: task row: the invoke arguments
+    #: broken-file row: (file, text, replacement) applied in a copy of the repository the task then runs in
+    edit: tuple[str, str, str] | None = None
 
 
 def cfg(id_: str, layer: str, values: dict[str, Any], names: str) -> Bad:
@@ -57,6 +59,37 @@ def env_file(id_: str, lines: str, names: str, layer: str = "network", values: d
 
 def task(id_: str, names: str, *argv: str) -> Bad:
     return Bad(id_, names, argv=argv)
+
+
+#: Every task that reads environments/<env>.yaml or the stack files, and how to call it for dev.
+FILE_TASKS = {
+    "plan": ("plan", "--env", "dev"),
+    "status": ("status", "--env", "dev"),
+    "promote": ("promote", "--from", "dev", "--to", "prod", "--dry-run"),
+    "rehearse": ("rehearse", "--env", "dev"),
+    "docs": ("docs", "--check"),
+    "deploy": ("deploy", "--env", "dev"),
+    "preview": ("preview", "--env", "dev"),
+    "outputs": ("outputs", "--env", "dev"),
+    "destroy": ("destroy", "--env", "dev", "--confirm", "dev"),
+    "cutover": ("cutover", "--env", "dev", "--yes"),
+    "rollback": ("rollback", "--env", "dev", "--yes"),
+}
+#: Tasks that read only environments/<env>.yaml and AWS (no stack file, no Pulumi CLI).
+AWS_ONLY = ("rollback",)
+#: A tab before a key of the environment file, and an unclosed quote in a stack file.
+ENV_TAB = ("environments/dev.yaml", "\ncostCenter:", "\n\tcostCenter:")
+STACK_QUOTE = ("data/Pulumi.dev.yaml", "payments-data:engine: aurora-mysql", 'payments-data:engine: "aurora-mysql')
+
+
+PLAN = ("plan", "--env", "dev")
+AZ = "  payments-network:azCount: 3\n"
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:onprem-mysql-AbCdEf"
+
+
+def broken(id_: str, edit: tuple[str, str, str], names: str, argv: tuple[str, ...]) -> Bad:
+    return Bad(id_, names, argv=argv, edit=edit)
 
 
 CASES = [
@@ -145,6 +178,62 @@ CASES = [
     task("outputs-unknown-env", "unknown environment 'nope'", "outputs", "--env", "nope"),
     task("deploy-workers-text", "--workers", "deploy", "--env", "dev", "--workers", "four"),
     task("destroy-workers-zero", "--workers", "destroy", "--env", "dev", "--confirm", "dev", "--workers", "0"),
+    # --- issue 14: fix texts, ARNs checked against the environment (botocore's partitions), empty values
+    cfg("min-capacity-above-desired", "app", {"minCapacity": 2}, "minCapacity"),
+    cfg("desired-above-max-capacity", "app", {"desiredCount": 5}, "maxCapacity"),
+    cfg("defaulted-key-empty", "network", {"natStrategy": ""}, "natStrategy"),
+    cfg("certificate-other-region", "edge", {"certificateArn": CERT.replace("us-east-1", "eu-west-1"),
+                                             "domainName": None, "hostedZoneId": None}, "certificateArn"),
+    cfg("certificate-other-partition", "edge", {"certificateArn": CERT.replace("arn:aws:", "arn:aws-cn:"),
+                                                "domainName": None, "hostedZoneId": None}, "certificateArn"),
+    cfg("certificate-of-another-service", "edge", {"certificateArn": SECRET_ARN, "domainName": None,
+                                                   "hostedZoneId": None}, "certificateArn"),
+    cfg("dms-secret-other-region", "migration", {"dmsSourceSecretArn": SECRET_ARN.replace("us-east-1", "us-west-2"),
+                                                 "dmsSourceSslMode": "require"}, "dmsSourceSecretArn"),
+    cfg("dms-ca-is-not-a-dms-certificate", "migration", {"dmsSourceSecretArn": SECRET_ARN,
+                                                         "dmsSourceCaCertificateArn": CERT},
+        "dmsSourceCaCertificateArn"),
+    # --- issue 14: environment values checked against AWS's data (regions, tag shapes), account ids
+    env_file("region-typo", "region: us-east-7", "environments/dev.yaml:region"),
+    env_file("cost-center-not-a-tag-value", "costCenter: payments;platform", "environments/dev.yaml:costCenter"),
+    env_file("cost-center-empty", 'costCenter: ""', "environments/dev.yaml:costCenter"),
+    env_file("account-id-short", 'accountId: "1234"', "environments/dev.yaml:accountId"),
+    env_file("certificate-other-account", 'accountId: "210987654321"', "payments-edge:certificateArn",
+             layer="edge", values={"certificateArn": CERT, "domainName": None, "hostedZoneId": None}),
+    # --- issue 14: keys no program reads (another layer's, a misspelled namespace, aws:, pulumi:), the guard
+    broken("foreign-namespace", ("network/Pulumi.dev.yaml", AZ, AZ + "  payments-data:slowQuerySeconds: 2\n"),
+           "payments-data:slowQuerySeconds (network/Pulumi.dev.yaml): belongs to payments-data", PLAN),
+    broken("misspelled-namespace", ("network/Pulumi.dev.yaml", AZ, AZ + "  payments-netwrok:azCount: 2\n"),
+           "payments-netwrok:azCount (network/Pulumi.dev.yaml)", PLAN),
+    broken("key-without-namespace", ("network/Pulumi.dev.yaml", AZ, AZ + "  flowLogRetentionDays: 400\n"),
+           "flowLogRetentionDays (network/Pulumi.dev.yaml): has no namespace", PLAN),
+    broken("aws-region-in-stack-file", ("network/Pulumi.dev.yaml", AZ, AZ + "  aws:region: eu-west-1\n"),
+           "aws:region (network/Pulumi.dev.yaml): has no effect", PLAN),
+    broken("aws-region-stops-deploy-before-the-cli", ("data/Pulumi.dev.yaml", "config:\n",
+                                                     "config:\n  aws:region: eu-west-1\n"),
+           "aws:region (data/Pulumi.dev.yaml): has no effect", FILE_TASKS["deploy"]),
+    broken("pulumi-key-unknown", ("network/Pulumi.dev.yaml", AZ, AZ + "  pulumi:template: aws-python\n"),
+           "pulumi:template (network/Pulumi.dev.yaml)", PLAN),
+    broken("provider-guard-missing", ("edge/Pulumi.dev.yaml", "  pulumi:disable-default-providers:\n    - aws\n",
+                                      ""), "pulumi:disable-default-providers (edge/Pulumi.dev.yaml): is missing",
+           PLAN),
+    broken("provider-guard-misspelt", ("app/Pulumi.dev.yaml", "    - aws\n", "    - awss\n"),
+           "pulumi:disable-default-providers (app/Pulumi.dev.yaml): is ['awss']", PLAN),
+    broken("key-written-twice", ("network/Pulumi.dev.yaml", AZ, AZ + "  payments-network:azCount: 2\n"),
+           "'payments-network:azCount' is written twice", PLAN),
+    # --- issue 14: promotion direction; status --live shows the offline part, then one line
+    task("promote-production-to-dev", "'prod' is a production environment", "promote", "--from", "prod", "--to",
+         "dev"),
+    task("status-live-without-cli", "dev: the Pulumi CLI", "status", "--env", "dev", "--live"),
+    # --- YAML syntax errors, in every task that reads the files (issue 14)
+    *(broken(f"{name}-env-file-tab", ENV_TAB, "environments/dev.yaml line 5, column 1: a tab", argv)
+      for name, argv in FILE_TASKS.items()),
+    *(broken(f"{name}-stack-file-unclosed-quote", STACK_QUOTE, "data/Pulumi.dev.yaml line 7, column 25: the value "
+             'quoted with " here is never closed. Fix: add the closing " at its end', argv)
+      for name, argv in FILE_TASKS.items() if name not in AWS_ONLY),
+    # A rollback needs AWS credentials only (issue 12): a broken layer stack file must not stand in its way.
+    *(broken(f"{name}-ignores-a-broken-stack-file", STACK_QUOTE, "finding the account of your AWS credentials: no AWS "
+             "credentials", argv) for name, argv in FILE_TASKS.items() if name in AWS_ONLY),
 ]
 
 
@@ -187,8 +276,7 @@ def _in_process(case: Bad, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> s
     if case.env_file is not None:
         folder = tmp_path / "environments"
         folder.mkdir()
-        base = (REPO / "environments" / "dev.yaml").read_text()
-        (folder / "dev.yaml").write_text(f"{base}\n{case.env_file}\n")
+        (folder / "dev.yaml").write_text(with_lines((REPO / "environments" / "dev.yaml").read_text(), case.env_file))
         # Every reader (planner, layer programs) calls load_environment(name) with the default folder.
         monkeypatch.setattr(environment.load_environment, "__defaults__", (folder,))
 
@@ -204,22 +292,62 @@ def _in_process(case: Bad, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> s
     return str(exited.value.message)
 
 
-def _task(case: Bad) -> tuple[int, str, str]:
+def with_lines(text: str, lines: str) -> str:
+    """`text` with each ``key: value`` of `lines` replacing that key's line, or appended (a key is never doubled)."""
+    out = text.splitlines()
+    for line in lines.splitlines():
+        key = line.split(":", 1)[0]
+        at = next((i for i, old in enumerate(out) if old.split(":", 1)[0] == key), None)
+        if at is None:
+            out.append(line)
+        else:
+            out[at] = line
+    return "\n".join(out) + "\n"
+
+
+def _task(case: Bad, repo: Path = REPO) -> tuple[int, str, str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "AWS_", "FAKE_PULUMI"))}
     # No real pulumi may ever run here, and no credentials reach AWS.
     environ["PATH"] = f"{INVOKE.parent}{os.pathsep}/usr/bin{os.pathsep}/bin"
     environ["AWS_SHARED_CREDENTIALS_FILE"] = environ["AWS_CONFIG_FILE"] = "/nonexistent-sweep-credentials"
-    result = subprocess.run([str(INVOKE), *case.argv], cwd=REPO, env=environ, stdin=subprocess.DEVNULL,
+    if repo != REPO:  # the copy's `payments` package and files, not the installed (editable) one
+        environ["PYTHONPATH"] = str(repo)
+    result = subprocess.run([str(INVOKE), *case.argv], cwd=repo, env=environ, stdin=subprocess.DEVNULL,
                             capture_output=True, text=True, timeout=120)
     return result.returncode, result.stdout, result.stderr
+
+
+def _copy_with_edit(case: Bad, tmp_path: Path) -> Path:
+    """The repository's files (tracked, and new ones not ignored) in a temporary folder, with the row's file broken."""
+    assert case.edit is not None
+    copy = tmp_path / "repo"
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        if not (REPO / rel).is_file():
+            continue
+        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+        (copy / rel).write_bytes((REPO / rel).read_bytes())
+    file, old, new = case.edit
+    text = (copy / file).read_text()
+    assert old in text, (file, old)
+    (copy / file).write_text(text.replace(old, new, 1))
+    return copy
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_bad_input_is_one_line_naming_the_key_and_the_fix_and_changes_nothing(
         case: Bad, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     before = snapshot()
+    copy = _copy_with_edit(case, tmp_path) if case.edit else None
+    copied = _files(copy) if copy else {}
     if case.argv:
-        code, stdout, stderr = _task(case)
+        code, stdout, stderr = _task(case, copy or REPO)
         assert "Traceback" not in stdout + stderr, stderr
         assert code == 1, (code, stdout, stderr)
         lines = [line for line in stderr.splitlines() if line.strip()]
@@ -235,6 +363,8 @@ def test_bad_input_is_one_line_naming_the_key_and_the_fix_and_changes_nothing(
     assert "Fix:" in line, f"no fix in: {line}"
     after = snapshot()
     assert not changed(before, after), f"files changed by {case.id}: {changed(before, after)}"
+    if copy is not None:
+        assert not changed(copied, _files(copy)), f"files changed by {case.id}: {changed(copied, _files(copy))}"
 
 
 def test_the_sweep_is_large_enough_and_covers_every_layer() -> None:

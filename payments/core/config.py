@@ -21,6 +21,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from payments.core.aws_rules import ArnKind, check_arn
 from payments.core.errors import ConfigError
 
 T = TypeVar("T")
@@ -36,14 +37,17 @@ def setting(
     maximum: float | None = None,
     promotable: bool = False,
     example: str | None = None,
+    arn: ArnKind | None = None,
 ) -> Any:
     """Declare one config key.
 
     `promotable` marks settings that ``invoke promote`` copies from dev to prod
     (what was tested: image, sizes, thresholds); everything else is
-    environment-specific (names, CIDRs, capacity, domains) and never copied.
+    environment-specific (names, CIDRs, capacity, domains) and never copied. `arn` says what an ARN-valued
+    key must point at (:func:`load` checks it, against the environment when it is given).
     """
-    meta = {"doc": doc, "minimum": minimum, "maximum": maximum, "promotable": promotable, "example": example}
+    meta = {"doc": doc, "minimum": minimum, "maximum": maximum, "promotable": promotable, "example": example,
+            "arn": arn}
     if isinstance(default, list | dict | set):
         raise TypeError("use tuples or mappingproxy-free defaults; mutable defaults are shared")
     if default is _MISSING:
@@ -93,12 +97,14 @@ def promotable_keys(cls: type) -> list[str]:
     return [info.key for info in describe(cls) if info.promotable]
 
 
-def load(cls: type[T], values: Mapping[str, Any], *, where: str) -> T:
+def load(cls: type[T], values: Mapping[str, Any], *, where: str, region: str | None = None,
+         account: str | None = None) -> T:
     """Build `cls` from raw `values` (strings or parsed YAML), validating every key.
 
     `where` prefixes keys in messages, e.g. ``payments-network`` gives
     ``payments-network:azCount: ...``. Unknown keys are errors too: a typo must
-    not silently fall back to a default.
+    not silently fall back to a default. ARN-valued keys (``arn=``) are checked
+    against the environment's `region` (its partition) and `account` when given.
     """
     hints = typing.get_type_hints(cls)
     known = {camel(f.name): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
@@ -110,22 +116,35 @@ def load(cls: type[T], values: Mapping[str, Any], *, where: str) -> T:
     kwargs: dict[str, Any] = {}
     for key, f in known.items():
         label = f"{where}:{key}"
-        if key not in values or values[key] is None:
-            if f.default is _MISSING and f.default_factory is _MISSING:
+        required = f.default is _MISSING and f.default_factory is _MISSING
+        raw = values.get(key)
+        if isinstance(raw, str) and not raw.strip() and typing.get_origin(hints[f.name]) not in (
+                types.UnionType, typing.Union):
+            # Only a required key has no default to fall back to: its fix is a value, never "remove it".
+            fix = (f"set {key}: {f.metadata.get('example') or '<value>'} ({f.metadata.get('doc', '')})" if required
+                   else f"write a value, or delete the line to use the default ({_shown(f.default)})")
+            raise ConfigError(label, "is empty", fix)
+        if raw is None:
+            if required:
                 example = f.metadata.get("example") or "<value>"
                 raise ConfigError(
                     label, "required key is missing", f"set {key}: {example} ({f.metadata.get('doc', '')})"
                 )
             continue
         kwargs[f.name] = _convert(values[key], hints[f.name], label, f.metadata)
-    try:
-        obj = cls(**kwargs)
-    except ConfigError:
-        raise
+    obj = cls(**kwargs)
+    for key, f in known.items():
+        if f.metadata.get("arn") is not None and kwargs.get(f.name) is not None:
+            check_arn(kwargs[f.name], f.metadata["arn"], f"{where}:{key}", region=region, account=account)
     check = getattr(obj, "check", None)
     if callable(check):
         check(where)
     return obj
+
+
+def _shown(default: Any) -> str:
+    value = default.value if isinstance(default, enum.Enum) else default
+    return json.dumps(list(value) if isinstance(value, tuple) else value)
 
 
 def _type_name(tp: Any) -> str:
@@ -218,7 +237,7 @@ def _str(raw: Any, label: str) -> str:
         raise ConfigError(label, f"expected text, got {raw!r}", "write a plain string")
     text = str(raw).strip()
     if not text:
-        raise ConfigError(label, "must not be empty", "give a non-empty value or remove the key to use the default")
+        raise ConfigError(label, "is empty", "write a non-empty value, or delete this entry")
     return text
 
 

@@ -13,9 +13,7 @@ import enum
 import re
 from pathlib import Path
 
-import yaml
-
-from payments.core import config
+from payments.core import aws_rules, config, yamlfiles
 from payments.core.config import setting
 from payments.core.errors import ConfigError, UserError
 
@@ -23,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS_DIR = REPO_ROOT / "environments"
 
 _SUFFIX = re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_ACCOUNT = re.compile(r"^\d{12}$")
 
 
 class MigrationPhase(enum.Enum):
@@ -49,10 +47,16 @@ class EnvironmentSettings:
     )
     migration_phase: MigrationPhase = setting(MigrationPhase.PARALLEL_RUN, doc="MigrationPhase tag value")
     production: bool = setting(False, doc="true for environments that carry real payments (stricter guardrails)")
+    account_id: str | None = setting(
+        None, doc="12-digit AWS account the environment deploys to; when set, every ARN in config must name it"
+    )
 
     def check(self, where: str) -> None:
-        if not _REGION.match(self.region):
-            raise ConfigError(f"{where}:region", f"'{self.region}' is not an AWS region name", "use e.g. us-east-1")
+        aws_rules.check_region(self.region, f"{where}:region")
+        aws_rules.check_tag("CostCenter", self.cost_center, f"{where}:costCenter")
+        if self.account_id is not None and not _ACCOUNT.match(self.account_id):
+            raise ConfigError(f"{where}:accountId", f"'{self.account_id}' is not a 12-digit AWS account id",
+                              "write the 12 digits, quoted (accountId: \"123456789012\")")
         if self.environment_suffix is not None and not _SUFFIX.match(self.environment_suffix):
             raise ConfigError(
                 f"{where}:environmentSuffix",
@@ -110,7 +114,7 @@ def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environme
             f"unknown environment '{name}': {directory.name}/{path.name} does not exist. "
             f"Fix: use one of: {known}, or create the file"
         )
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = yamlfiles.load(path, f"{directory.name}/{path.name}") or {}
     if not isinstance(raw, dict):
         raise ConfigError(str(path.name), "expected a map of settings", "write key: value lines")
     settings = config.load(EnvironmentSettings, raw, where=f"environments/{name}.yaml")

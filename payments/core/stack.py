@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.runtime import config as runtime_config
 
-from payments.core import config, contract
+from payments.core import config, contract, stackfiles
 from payments.core.environment import Environment, load_environment
 from payments.core.errors import ConfigError, UserError
 from payments.core.graph import LAYERS, check_layer, project_name
@@ -97,8 +97,9 @@ class Layer:
         return pulumi.InvokeOptions(provider=self.provider)
 
     def config(self, cls: type[T]) -> T:
-        """This layer's validated settings from ``Pulumi.<env>.yaml``."""
-        return config.load(cls, all_config(self.project), where=self.project)
+        """This layer's validated settings from ``Pulumi.<env>.yaml``, ARNs checked against the environment."""
+        return config.load(cls, all_config(self.project), where=self.project, region=self.env.region,
+                           account=self.env.settings.account_id)
 
     def upstream(self, layer: str) -> Upstream:
         """The reader for `layer` (one StackReference per upstream)."""
@@ -139,6 +140,9 @@ def start(layer: str) -> Layer:
             "Pulumi.yaml:name", f"project '{running}' runs the '{layer}' program", f"name it {project_name(layer)}"
         )
     env = load_environment(pulumi.get_stack())
+    # `pulumi up` in a layer folder reads no stack file through us: the keys the engine hands over are checked here.
+    given = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    stackfiles.check_keys(layer, env.name, given, f"{layer}/Pulumi.{env.name}.yaml", guard_required=False)
     provider = aws.Provider(
         f"aws-{env.name}",
         region=env.region,

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from payments.core.errors import UserError
 from payments.cutover import emulator, execution
@@ -524,12 +524,15 @@ def rehearse(env: str, scenario: Scenario, console: Console) -> tuple[execution.
         if standins.task_definition_arn:
             payload["taskDefinition"] = standins.task_definition_arn
         console.print(
-            f"[bold]rehearsal[/bold] of {escape(planned.machines['cutover'][0])} in the embedded emulator "
-            f"({planned.defaults.get('sourcePool')} -> {planned.defaults.get('targetPool')}, steps "
-            f"{','.join(map(str, steps))}%, bake {planned.defaults.get('bakeSeconds')} s read every "
-            f"{planned.defaults.get('pollSeconds')} s, on a virtual clock)"
+            Text.assemble(
+                ("rehearsal", "bold"),
+                f" of {planned.machines['cutover'][0]} in the embedded emulator "
+                f"({planned.defaults.get('sourcePool')} -> {planned.defaults.get('targetPool')}, steps "
+                f"{','.join(map(str, steps))}%, bake {planned.defaults.get('bakeSeconds')} s read every "
+                f"{planned.defaults.get('pollSeconds')} s, on a virtual clock)",
+            )
         )
-        console.print(f"  start weights: {_weights_text(standins.weights())}")
+        console.print(Text(f"  start weights: {_weights_text(standins.weights())}"))
         if scenario.fail_at is not None:
             bake = int(planned.defaults.get("bakeSeconds") or 0)
             alarm_at_step(standins, scenario.fail_at, bake // 2 if scenario.alarm_during_bake else 0)
@@ -549,9 +552,11 @@ def rehearse(env: str, scenario: Scenario, console: Console) -> tuple[execution.
         result = run(standins, standins.machine_arns["cutover"], payload)
         execution.print_outcome(console, result, standins.phase())
         for started in session.events.delivered:
-            console.print(f"  safety net: {started['rule']} started the rollback ({started['input'].get('trigger')})")
+            console.print(
+                Text(f"  safety net: {started['rule']} started the rollback ({started['input'].get('trigger')})")
+            )
         for notice in standins.notices():
-            console.print(f"  notice: {escape(notice['subject'])}: {escape(notice['message'])}", highlight=False)
+            console.print(Text(f"  notice: {notice['subject']}: {notice['message']}"))
         stopped = scenario.stop_at is not None and scenario.stop_at in session.control.fired
     what, expected_weights = scenario.expected(planned, result, stopped)
     problem = None
@@ -560,7 +565,7 @@ def rehearse(env: str, scenario: Scenario, console: Console) -> tuple[execution.
     if problem is None and scenario.stop_at is None and scenario.fail_at is None and not result.succeeded:
         problem = f"the execution ended {result.status} ({result.error})"
     verdict = f"rehearsal passed: {what}" if problem is None else f"rehearsal FAILED: {what} was expected; {problem}"
-    console.print(f"[{'green' if problem is None else 'red'}]{escape(verdict)}[/]")
+    console.print(Text(verdict, style="green" if problem is None else "red"))
     return result, problem
 
 

@@ -165,7 +165,7 @@ class Deployed:
                 first.append(step.at)
             execution.print_step(console, first[0], step)
 
-        console.print(f"  execution: {execution_arn}")
+        console.print(Text(f"  execution: {execution_arn}"))
         with aws_errors("following the execution"):
             steps = list(execution.follow(self.sfn, execution_arn, poll_seconds=self.poll_seconds, on_step=show))
             return execution.outcome(self.sfn, execution_arn, steps, self.weights())

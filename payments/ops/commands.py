@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from payments.core.errors import UserError
 from payments.core.graph import parse_layers
 from payments.ops import promote as promote_mod
 from payments.ops import status as status_mod
+from payments.ops.console import Rows, print_json, styled
 from payments.ops.console import console as default_console
 from payments.ops.deploy import DEFAULT_WORKERS, FAILED, Orchestrator, Report
 from payments.ops.progress import LiveProgress, report_table
@@ -65,45 +65,51 @@ def destroy(env: str, root: Path, layers: str | None = None, *, confirm: str | N
 
 
 def _value(value: Any) -> str:
-    """An output as table text, escaped: a '[secret]' marker must print as itself, not vanish as a markup tag."""
-    return escape(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+    """An output as table text: strings as they are, structured values as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
 def outputs(env: str, root: Path, layers: str | None = None, *, console: Console = default_console,
-            **kw: Any) -> dict[str, dict[str, Any] | None]:
+            as_json: bool = False, **kw: Any) -> dict[str, dict[str, Any] | None]:
     orch = Orchestrator(env, root, **kw)
     values = orch.all_outputs(parse_layers(layers))
-    table = Table(title=f"outputs of {env}", title_justify="left")
-    for column in ("layer", "output", "value"):
-        table.add_column(column, no_wrap=column != "value", overflow="fold")
+    provenance = {layer: promote_mod.provenance(layer, env, root) for layer in values}
+    if as_json:
+        print_json({"env": env, "layers": [
+            {"layer": layer, "stack": orch.stack(layer), "deployed": outs is not None, "outputs": outs,
+             "promotedFrom": provenance[layer]} for layer, outs in values.items()]})
+        return values
     for layer, outs in values.items():
-        prov = promote_mod.provenance(layer, env, root)
-        label = layer + (f"\n(promoted from {prov.get('env')} @ {str(prov.get('commit', ''))[:12]})" if prov else "")
+        prov = provenance[layer]
+        title = f"{layer} outputs ({orch.stack(layer)})"
+        if prov:
+            title += f"; settings promoted from {prov.get('env')} @ {str(prov.get('commit', ''))[:12]}"
         if not outs:
-            table.add_row(label, "", "[dim]not deployed[/]")
+            console.print(Text.assemble((title, "bold"), ": ", ("not deployed", "dim")))
             continue
-        for i, (name, value) in enumerate(outs.items()):
-            table.add_row(label if i == 0 else "", name, _value(value))
-        table.add_section()
-    console.print(table)
+        table = Rows(title, [("output", "key"), ("value", "value")])
+        for name, value in outs.items():
+            table.add_row(name, _value(value))
+        console.print(table)
     return values
 
 
 def promote(source: str, target: str, root: Path, layers: str | None = None, *, dry_run: bool = False,
-            console: Console = default_console, **kw: Any) -> promote_mod.Promotion:
+            backward: bool = False, console: Console = default_console, **kw: Any) -> promote_mod.Promotion:
     selected = parse_layers(layers)
-    promotion = promote_mod.plan_promotion(source, target, selected, root, **kw)
-    table = Table(title=f"promote {source} -> {target}{' (dry run)' if dry_run else ''}", title_justify="left")
-    for column in ("layer", "key", target, f"-> from {source}"):
-        table.add_column(column, overflow="fold")
+    promotion = promote_mod.plan_promotion(source, target, selected, root, backward=backward, **kw)
+    notes = [what for what, on in (("backward", backward), ("dry run", dry_run)) if on]
+    title = f"promote {source} -> {target}" + (f" ({', '.join(notes)})" if notes else "")
+    table = Rows(title,
+                 [("layer", "key"), ("key", "key"), (target, "value"), (f"-> from {source}", "value")], stack=True)
     for lp in promotion.layers:
         if not lp.changes:
-            table.add_row(lp.layer, "", "", f"[dim]{lp.note}[/]")
-        for i, change in enumerate(lp.changes):
-            table.add_row(lp.layer if i == 0 else "", change.key.split(":", 1)[1], promote_mod.show(change.old),
+            table.add_row(lp.layer, "", "", styled(lp.note, "dim"))
+        for change in lp.changes:
+            table.add_row(lp.layer, change.key.split(":", 1)[1], promote_mod.show(change.old),
                           promote_mod.show(change.new))
         if lp.refused:
-            table.add_row("", "[bold red]refused[/]", "", lp.note)
+            table.add_row(lp.layer, styled("refused", "bold red"), "", lp.note)
         table.add_section()
     console.print(table)
     if promotion.refused:
@@ -122,7 +128,16 @@ def promote(source: str, target: str, root: Path, layers: str | None = None, *, 
     return promotion
 
 
-def status(env: str, root: Path, *, live: bool = False, console: Console = default_console) -> status_mod.EnvStatus:
-    result = status_mod.collect(env, root, live=live)
-    console.print(status_mod.table(result))
-    return result
+def status(envs: str | list[str], root: Path, *, live: bool = False, console: Console = default_console,
+           as_json: bool = False) -> list[status_mod.EnvStatus]:
+    """Each environment's status; with `live`, what could be read is shown before the one-line error."""
+    results = [status_mod.collect(env, root, live=live) for env in ([envs] if isinstance(envs, str) else envs)]
+    if as_json:
+        print_json({"environments": [result.as_dict() for result in results]})
+    else:
+        for result in results:
+            console.print(status_mod.render(result))
+    failed = [result for result in results if result.live_error]
+    if failed:
+        raise UserError(f"{failed[0].env}: {failed[0].live_error}")
+    return results

@@ -25,7 +25,7 @@ from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from payments.core import contract
+from payments.core import contract, stackfiles
 from payments.core.environment import Environment, load_environment
 from payments.core.errors import UserError
 from payments.core.graph import LAYERS, dependents, parse_layers, project_name
@@ -127,6 +127,7 @@ class Orchestrator:
                  package_dir: Path = records.PACKAGE_DIR, commit: str | None = None) -> None:
         self.workers = parse_workers(workers)
         self.environment: Environment = load_environment(env)
+        stackfiles.check_syntax(env, root)  # a broken stack file is one line here, not the CLI's error later
         self.env = env
         self.root = root
         self.cli = cli or PulumiCli(root)

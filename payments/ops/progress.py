@@ -10,8 +10,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
+from payments.ops.console import Rows, styled
 from payments.ops.deploy import FAILED, SKIPPED, SUCCEEDED, UNCHANGED, Report
 
 STYLE = {SUCCEEDED: "green", FAILED: "bold red", SKIPPED: "yellow", UNCHANGED: "cyan", "running": "bold blue",
@@ -43,16 +43,15 @@ class LiveProgress:
         if self.live is not None:
             self.live.update(self.render())
 
-    def render(self) -> Table:
-        table = Table(title=f"{self.title}{'  ' + self.note if self.note else ''}", title_justify="left")
-        for column in ("layer", "state", "time", "note"):
-            table.add_column(column, no_wrap=column != "note")
+    def render(self) -> Rows:
+        table = Rows(f"{self.title}{'  ' + self.note if self.note else ''}",
+                     [("layer", "key"), ("state", "key"), ("time", "number"), ("note", "value")])
         now = time.perf_counter()
         with self.lock:
             for layer, row in self.rows.items():
                 elapsed = "" if row["t0"] is None else f"{(row['t1'] or now) - row['t0']:.1f}s"
                 state = row["state"]
-                table.add_row(layer, f"[{STYLE.get(state, '')}]{LABEL.get(state, state)}[/]", elapsed, row["note"])
+                table.add_row(layer, styled(LABEL.get(state, state), STYLE.get(state, "")), elapsed, row["note"])
         return table
 
     @contextmanager
@@ -69,13 +68,13 @@ class LiveProgress:
                 self.live = None
 
 
-def report_table(report: Report) -> Table:
+def report_table(report: Report) -> Rows:
+    """One row per layer: outcome, duration, why, and the log of a failed layer (never shortened)."""
     verb = {"up": "deploy", "preview": "preview", "destroy": "destroy"}.get(report.action, report.action)
-    table = Table(title=f"{verb} {report.env}: {report.seconds:.1f}s, commit {report.commit[:12]}",
-                  title_justify="left")
-    for column in ("layer", "outcome", "duration", "why"):
-        table.add_column(column, no_wrap=column != "why")
+    table = Rows(f"{verb} {report.env}: {report.seconds:.1f}s, commit {report.commit[:12]}",
+                 [("layer", "key"), ("outcome", "key"), ("duration", "number"), ("why", "value")], stack=True)
     for r in report.layers:
-        table.add_row(r.layer, f"[{STYLE.get(r.outcome, '')}]{LABEL.get(r.outcome, r.outcome)}[/]",
-                      f"{r.seconds:.1f}s", r.reason + (f"  (log: {r.log})" if r.outcome == FAILED and r.log else ""))
+        why = r.reason + (f"  (log: {r.log})" if r.outcome == FAILED and r.log else "")
+        table.add_row(r.layer, styled(LABEL.get(r.outcome, r.outcome), STYLE.get(r.outcome, "")),
+                      f"{r.seconds:.1f}s", why)
     return table

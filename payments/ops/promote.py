@@ -32,7 +32,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from payments.core import config as config_mod
-from payments.core import stackfiles
+from payments.core import stackfiles, yamlfiles
 from payments.core.environment import load_environment
 from payments.core.errors import UserError
 from payments.core.graph import LAYERS, parse_layers, project_name
@@ -70,6 +70,7 @@ class Promotion:
     layers: list[LayerPromotion]
     dry_run: bool
     written: list[Path] = dataclasses.field(default_factory=list)
+    backward: bool = False  #: production -> non-production, asked for with --backward
 
     @property
     def refused(self) -> list[LayerPromotion]:
@@ -128,12 +129,26 @@ def check_source(layer: str, source: str, root: Path, store: RecordStore,
     }
 
 
-def plan_promotion(source: str, target: str, layers: list[str] | None, root: Path,
-                   package_dir: Path = records.PACKAGE_DIR) -> Promotion:
+def check_direction(source: str, target: str, *, backward: bool = False) -> None:
+    """Tested settings move toward production: production -> non-production needs ``backward``.
+
+    Non-production environments (``production: false``: dev, branch stacks) come before production ones (prod,
+    compact). Promoting between two of the same kind is allowed; from production to non-production (prod -> dev,
+    say, to reproduce prod in dev) only on purpose.
+    """
     if source == target:
         raise UserError(f"--from and --to are both '{source}'. Fix: promote between two environments, e.g. dev -> prod")
-    load_environment(source)
-    load_environment(target)
+    source_env, target_env = load_environment(source), load_environment(target)
+    if source_env.production and not target_env.production and not backward:
+        raise UserError(
+            f"'{source}' is a production environment and '{target}' is not, and promotion moves tested settings "
+            f"toward production. Fix: promote --from {target} --to {source}, or add --backward to copy {source}'s "
+            f"settings into {target} on purpose")
+
+
+def plan_promotion(source: str, target: str, layers: list[str] | None, root: Path,
+                   package_dir: Path = records.PACKAGE_DIR, *, backward: bool = False) -> Promotion:
+    check_direction(source, target, backward=backward)
     selected = parse_layers(",".join(layers)) if layers else list(LAYERS)
     store = RecordStore(root)
     result = []
@@ -147,7 +162,7 @@ def plan_promotion(source: str, target: str, layers: list[str] | None, root: Pat
             if not refusal:
                 _validate(layer, target, root, changes)
         result.append(lp)
-    return Promotion(source, target, result, dry_run=True)
+    return Promotion(source, target, result, dry_run=True, backward=backward)
 
 
 def _validate(layer: str, target: str, root: Path, changes: list[Change]) -> None:
@@ -177,9 +192,10 @@ def apply(promotion: Promotion, root: Path, now: str | None = None) -> Promotion
         path = stackfiles.path(lp.layer, promotion.target, root)
         y = _yaml()
         # Copy the source's own nodes, so quoting and layout of the values travel with them.
-        source_doc = y.load(stackfiles.path(lp.layer, promotion.source, root).read_text()) or {}
+        source_path = stackfiles.path(lp.layer, promotion.source, root)
+        source_doc = yamlfiles.load_roundtrip(source_path, str(source_path.relative_to(root)), y) or {}
         source_cfg = source_doc.get("config") or {}
-        doc = y.load(path.read_text())
+        doc = yamlfiles.load_roundtrip(path, str(path.relative_to(root)), y)
         if doc is None:
             doc = CommentedMap()
         if doc.get("config") is None:
@@ -192,7 +208,8 @@ def apply(promotion: Promotion, root: Path, now: str | None = None) -> Promotion
                 cfg[change.key] = copy.deepcopy(source_cfg.get(change.key, change.new))
         fresh = PROVENANCE_KEY not in cfg
         cfg[PROVENANCE_KEY] = {**(lp.provenance or {}), "promotedAt": promoted_at,
-                               "keys": [c.key.split(":", 1)[1] for c in lp.changes]}
+                               "keys": [c.key.split(":", 1)[1] for c in lp.changes],
+                               **({"backward": True} if promotion.backward else {})}
         if fresh:
             cfg.yaml_set_comment_before_after_key(
                 PROVENANCE_KEY, before=f"Written by `invoke promote`: the {promotion.source} deploy these settings "
@@ -221,11 +238,10 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def provenance(layer: str, env: str, root: Path) -> dict[str, Any] | None:
-    """What ``promote`` recorded in ``<layer>/Pulumi.<env>.yaml``, if anything."""
-    try:
-        value = stackfiles.config(layer, env, root).get(PROVENANCE_KEY)
-    except UserError:
+    """What ``promote`` recorded in ``<layer>/Pulumi.<env>.yaml``, if anything (a broken file is an error)."""
+    if not stackfiles.path(layer, env, root).is_file():
         return None
+    value = stackfiles.config(layer, env, root).get(PROVENANCE_KEY)
     return value if isinstance(value, dict) else None
 
 

@@ -34,17 +34,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import payments
-from payments.core import stackfiles
+from payments.core import stackfiles, yamlfiles
 from payments.core.environment import ENVIRONMENTS_DIR
 from payments.core.graph import upstream_closure
+from payments.core.stackfiles import PROVENANCE_KEY
 
 RECORDS_DIR = ".deploy-records"
 REPORTS_DIR = "reports"
-#: Stack-file key holding promotion provenance; outside every layer's namespace (see payments.ops.promote).
-PROVENANCE_KEY = "payments:promotedFrom"
 PACKAGE_DIR = Path(payments.__file__).resolve().parent
 #: Shared code that runs inside every layer program.
 SHARED_CODE = ("__init__.py", "core", "components", "layers/__init__.py")
@@ -107,7 +104,7 @@ def layer_config(layer: str, env: str, root: Path) -> dict[str, Any]:
 
 def config_hash(layer: str, env: str, root: Path, environments_dir: Path = ENVIRONMENTS_DIR) -> str:
     env_file = environments_dir / f"{env}.yaml"
-    env_settings = yaml.safe_load(env_file.read_text()) if env_file.is_file() else None
+    env_settings = yamlfiles.load(env_file, f"environments/{env}.yaml") if env_file.is_file() else None
     return digest({"stack": layer_config(layer, env, root), "environment": env_settings})
 
 
@@ -226,6 +223,11 @@ class RecordStore:
         """The last real attempt (deploy or destroy), ignoring runs where the layer was only skipped."""
         attempts = [r for r in self.history(env, layer) if r.attempted]
         return attempts[-1] if attempts else None
+
+    def last_change(self, env: str, layer: str) -> DeployRecord | None:
+        """The last time the CLI ran for the layer (``pulumi up`` or destroy, succeeded or failed); skips are not."""
+        changes = [r for r in self.history(env, layer) if r.outcome in ("succeeded", "failed")]
+        return changes[-1] if changes else None
 
     def latest(self, env: str, layer: str) -> DeployRecord | None:
         history = self.history(env, layer)

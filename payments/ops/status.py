@@ -1,7 +1,13 @@
-"""``invoke status``: each layer's last deploy, promotion provenance and the migration phase.
+"""``invoke status``: each layer's last deploy and last run, promotion provenance and the migration phase.
+
+The *last deploy* is the last time the Pulumi CLI changed (or tried to change) the layer's stack: a ``pulumi up``
+that succeeded or failed, or a destroy. The *last run* is the last ``invoke deploy`` that touched the layer at
+all, including runs that skipped it because nothing had changed or because an upstream failed: a skip is a run,
+not a deploy.
 
 Offline by default (deploy records, stack files, the environment file); ``--live`` also reads the phase the cutover
-last wrote to the deployed SSM parameter (Pulumi CLI for the parameter's name, then AWS).
+last wrote to the deployed SSM parameter (Pulumi CLI for the parameter's name, then AWS). When that fails, what
+could be read offline is still shown, then the one-line error.
 """
 
 from __future__ import annotations
@@ -10,19 +16,24 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
+from rich.console import Group, RenderableType
+from rich.text import Text
 
 from payments.core.environment import load_environment
+from payments.core.errors import UserError
 from payments.core.graph import LAYERS
 from payments.ops import promote
+from payments.ops.console import Rows, styled
 from payments.ops.records import DeployRecord, RecordStore
+
+STYLE = {"succeeded": "green", "failed": "bold red"}
 
 
 @dataclasses.dataclass
 class LayerStatus:
     layer: str
-    last: DeployRecord | None  #: the last real attempt (deploy or destroy)
-    latest: DeployRecord | None  #: the last record of any kind (may be a skip because an upstream failed)
+    deploy: DeployRecord | None  #: the last time the CLI ran for the layer (up or destroy, succeeded or failed)
+    run: DeployRecord | None  #: the last record of any kind (an unchanged or blocked skip is a run)
     provenance: dict[str, Any] | None
 
 
@@ -33,16 +44,31 @@ class EnvStatus:
     migration_phase: str  #: the MigrationPhase tag, from environments/<env>.yaml
     layers: list[LayerStatus]
     live_phase: str | None = None  #: what the cutover last recorded in SSM (``--live`` only)
+    live_error: str | None = None  #: why ``--live`` could not read it
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "production": self.production,
+            "migrationPhaseTag": self.migration_phase,
+            "deployedPhase": self.live_phase,
+            "deployedPhaseError": self.live_error,
+            "layers": [{"layer": ls.layer, "lastDeploy": _record(ls.deploy), "lastRun": _record(ls.run),
+                        "promotedFrom": ls.provenance} for ls in self.layers],
+        }
 
 
 def collect(env: str, root: Path, *, live: bool = False) -> EnvStatus:
     environment = load_environment(env)
     store = RecordStore(root)
-    layers = [LayerStatus(name, store.last(env, name), store.latest(env, name), promote.provenance(name, env, root))
-              for name in LAYERS]
+    layers = [LayerStatus(name, store.last_change(env, name), store.latest(env, name),
+                          promote.provenance(name, env, root)) for name in LAYERS]
     status = EnvStatus(env, environment.production, environment.settings.migration_phase.value, layers)
     if live:
-        status.live_phase = deployed_phase(env, root, environment.settings.region)
+        try:
+            status.live_phase = deployed_phase(env, root, environment.settings.region)
+        except UserError as exc:
+            status.live_error = str(exc)
     return status
 
 
@@ -61,42 +87,60 @@ def deployed_phase(env: str, root: Path, region: str) -> str:
     return str(value)
 
 
+def _record(record: DeployRecord | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {"action": record.action, "outcome": record.outcome, "finished": record.finished, "commit": record.commit,
+            "runId": record.run_id, "reason": record.reason, "changed": record.changed}
+
+
 def _when(stamp: str) -> str:
     return stamp[:19].replace("T", " ") if stamp else ""
 
 
-def _what(record: DeployRecord) -> str:
+def _deploy_text(record: DeployRecord | None) -> Text:
+    if record is None:
+        return styled("never", "dim")
     if record.action == "destroy":
-        return "destroyed" if record.outcome == "succeeded" else f"destroy {record.outcome}"
-    if record.outcome == "unchanged":
-        return f"skipped: unchanged since {_when(record.deployed_at)}"
-    if record.outcome == "succeeded":
-        return "deployed (" + ", ".join(record.changed or ["changed"]) + ")"
-    return record.outcome
+        what = "destroyed" if record.outcome == "succeeded" else f"destroy failed: {record.reason}"
+    elif record.outcome == "succeeded":
+        what = "succeeded (" + ", ".join(record.changed or ["changed"]) + ")"
+    else:
+        what = f"{record.outcome}: {record.reason}"
+    return styled(f"{_when(record.finished)} {what}, commit {record.commit[:12]}", STYLE.get(record.outcome, ""))
 
 
-def table(status: EnvStatus) -> Table:
+def _run_text(run: DeployRecord | None, deploy: DeployRecord | None) -> Text:
+    if run is None:
+        return styled("never", "dim")
+    if deploy is not None and (run.run_id, run.finished) == (deploy.run_id, deploy.finished):
+        return styled("the last deploy", "dim")
+    if run.outcome == "unchanged":
+        what = f"skipped (unchanged since {_when(run.deployed_at)})"
+    elif run.outcome == "skipped":
+        what = run.reason  # "not run: upstream 'data' failed"
+    else:
+        what = f"{run.outcome}: {run.reason}"
+    return Text(f"{_when(run.finished)} {what}")
+
+
+def _promoted_text(prov: dict[str, Any] | None) -> str:
+    if not prov:
+        return ""
+    return (f"{prov.get('env')} @ {str(prov.get('commit', ''))[:12]}, deployed {_when(prov.get('deployedAt', ''))}, "
+            f"promoted {_when(prov.get('promotedAt', ''))}")
+
+
+def render(status: EnvStatus) -> RenderableType:
+    """The environment's heading (phase tag, and the deployed phase with --live) and a row per layer."""
     kind = "production" if status.production else "non-production"
-    phase = f"migration phase tag: {status.migration_phase}"
+    heading = Text.assemble((f"{status.env} ({kind})", "bold"), f" — migration phase tag: {status.migration_phase}")
     if status.live_phase is not None:
-        phase += f"; deployed phase (SSM): {status.live_phase}"
-    t = Table(title=f"{status.env} ({kind}) — {phase}", title_justify="left")
-    for column in ("layer", "last deploy (UTC)", "commit", "outcome", "what happened", "promoted from"):
-        t.add_column(column, no_wrap=column not in ("what happened", "promoted from"))
+        heading.append(f"; deployed phase (SSM): {status.live_phase}")
+    elif status.live_error is not None:
+        heading.append("; deployed phase (SSM): unavailable, see the error below")
+    table = Rows("", [("layer", "key"), ("last deploy (UTC)", "value"), ("last run (UTC)", "value"),
+                      ("promoted from", "value")], stack=True)
     for ls in status.layers:
-        rec = ls.last
-        prov = ls.provenance
-        promoted = (f"{prov.get('env')} @ {str(prov.get('commit', ''))[:12]}, "
-                    f"deployed {_when(prov.get('deployedAt', ''))}, promoted {_when(prov.get('promotedAt', ''))}"
-                    if prov else "")
-        if rec is None:
-            t.add_row(ls.layer, "never", "", "", "", promoted)
-            continue
-        style = {"succeeded": "green", "unchanged": "cyan", "failed": "bold red"}.get(rec.outcome, "yellow")
-        what = _what(rec)
-        if ls.latest is not None and ls.latest.finished != rec.finished and ls.latest.outcome == "skipped":
-            what += f"; later run skipped it: {ls.latest.reason}"
-        elif rec.outcome == "failed":
-            what = rec.reason
-        t.add_row(ls.layer, _when(rec.finished), rec.commit[:12], f"[{style}]{rec.outcome}[/]", what, promoted)
-    return t
+        table.add_row(ls.layer, _deploy_text(ls.deploy), _run_text(ls.run, ls.deploy), _promoted_text(ls.provenance))
+    return Group(heading, table)

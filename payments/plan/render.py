@@ -1,61 +1,78 @@
-"""Printing an offline plan: per-layer resource counts, outputs and guardrail findings."""
+"""Printing an offline plan: per-layer resource counts, outputs and guardrail findings; or the plan as JSON.
+
+Tables are :class:`payments.ops.console.Rows`: nothing is shortened, so an output's full ARN can be copied from it.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
+from payments.ops.console import Rows, plural, styled
 from payments.plan.engine import LayerPlan, Plan
 
-
-def _short(value: object, width: int = 70) -> str:
-    """A value as table text: shortened, and escaped so that '[secret]' or '[1, 2]' is printed, not read as markup."""
-    text = value if isinstance(value, str) else json.dumps(value)
-    return escape(text if len(text) <= width else text[: width - 1] + "…")
+SEVERITY_STYLE = {"mandatory": "red", "advisory": "yellow"}
 
 
-def layer_table(lp: LayerPlan) -> Table:
-    table = Table(title=f"{lp.name}  ({lp.stack}, {len(lp.resources)} resources)", title_justify="left")
-    table.add_column("resource type")
-    table.add_column("count", justify="right")
+def text(value: object) -> str:
+    """A planned value as table text: strings as they are, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def layer_table(lp: LayerPlan) -> Rows:
+    table = Rows(f"{lp.name}  ({lp.stack}, {plural(len(lp.resources), 'resource')})",
+                 [("count", "number"), ("resource type", "value")])
     for type_, count in lp.counts().items():
-        table.add_row(type_, str(count))
+        table.add_row(str(count), type_)
     return table
 
 
-def outputs_table(lp: LayerPlan) -> Table:
-    table = Table(title=f"{lp.name} outputs", title_justify="left", show_header=True)
-    table.add_column("output")
-    table.add_column("planned value")
+def outputs_table(lp: LayerPlan) -> Rows:
+    table = Rows(f"{lp.name} outputs", [("output", "key"), ("planned value", "value")])
     for name, value in lp.outputs.items():
-        table.add_row(name, _short(value))
+        table.add_row(name, text(value))
     return table
 
 
-def findings_table(plan: Plan) -> Table:
-    table = Table(title="guardrail findings", title_justify="left")
-    for col in ("severity", "rule", "PCI DSS", "resource", "message"):
-        table.add_column(col)
+def findings_table(plan: Plan) -> Rows:
+    table = Rows("guardrail findings", [("rule", "key"), ("severity", "key"), ("PCI DSS", "value"),
+                                        ("resource", "value"), ("message", "value")], stack=True)
     for f in plan.findings:
-        style = {"mandatory": "red", "advisory": "yellow"}.get(f.severity, "dim")
         message = f"{f.message} — suppressed: {f.suppressed}" if f.suppressed else f.message
-        table.add_row(f"[{style}]{f.severity}[/]", f.rule, f.pci, escape(f.resource), escape(message))
+        table.add_row(f.rule, styled(f.severity, SEVERITY_STYLE.get(f.severity, "dim")), f.pci, f.resource, message)
     return table
 
 
-def show(plan: Plan, console: Console, *, outputs: bool = True) -> None:
-    for lp in plan.layers:
-        console.print(layer_table(lp))
-        if outputs:
+def counts(plan: Plan) -> dict[str, int]:
+    return {
+        "layers": len(plan.layers),
+        "resources": sum(len(lp.resources) for lp in plan.layers),
+        "mandatory": len(plan.mandatory),
+        "advisory": sum(f.severity == "advisory" for f in plan.findings),
+        "suppressed": sum(bool(f.suppressed) for f in plan.findings),
+    }
+
+
+def summary(plan: Plan) -> str:
+    """The one closing line, the same with and without --quiet."""
+    n = counts(plan)
+    return (f"plan {plan.env}: {plural(n['layers'], 'layer')}, {plural(n['resources'], 'resource')}; findings: "
+            f"{n['mandatory']} mandatory, {n['advisory']} advisory, {n['suppressed']} suppressed")
+
+
+def document(plan: Plan) -> dict[str, Any]:
+    """The plan as data (``--out`` and ``--json``): env, layers with resources and outputs, findings, summary."""
+    return {**plan.as_dict(), "summary": counts(plan)}
+
+
+def show(plan: Plan, console: Console, *, quiet: bool = False) -> None:
+    """Every layer's resources and outputs (not with `quiet`), the findings, and the summary line."""
+    if not quiet:
+        for lp in plan.layers:
+            console.print(layer_table(lp))
             console.print(outputs_table(lp))
     if plan.findings:
         console.print(findings_table(plan))
-    total = sum(len(lp.resources) for lp in plan.layers)
-    console.print(
-        f"plan {plan.env}: {len(plan.layers)} layers, {total} resources, "
-        f"{len(plan.mandatory)} mandatory, {sum(f.severity == 'advisory' for f in plan.findings)} advisory and "
-        f"{sum(bool(f.suppressed) for f in plan.findings)} suppressed findings"
-    )
+    console.print(summary(plan))

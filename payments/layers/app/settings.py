@@ -186,12 +186,18 @@ class AppSettings:
                     f"'{parameter}' is not a parameter name relative to parameterPath",
                     "use e.g. db/host",
                 )
-        if self.scaling_floor() > self.desired_count or self.desired_count > self.max_capacity:
+        if self.scaling_floor() > self.desired_count:
+            raise ConfigError(
+                f"{where}:minCapacity",
+                f"{self.scaling_floor()} is above desiredCount ({self.desired_count}); the floor must be <= the tasks "
+                "a service starts with",
+                f"lower minCapacity to at most {self.desired_count}, or raise desiredCount",
+            )
+        if self.desired_count > self.max_capacity:
             raise ConfigError(
                 f"{where}:maxCapacity",
-                "needs minCapacity <= desiredCount <= maxCapacity, got "
-                f"{self.scaling_floor()} / {self.desired_count} / {self.max_capacity}",
-                "raise maxCapacity or lower desiredCount/minCapacity",
+                f"{self.max_capacity} is below desiredCount ({self.desired_count})",
+                f"raise maxCapacity to at least {self.desired_count}, or lower desiredCount",
             )
         if self.scale_in_cooldown_seconds <= self.scale_out_cooldown_seconds:
             raise ConfigError(

@@ -7,6 +7,7 @@ import enum
 import ipaddress
 import re
 
+from payments.core.aws_rules import ACM_CERTIFICATE
 from payments.core.config import setting
 from payments.core.errors import ConfigError
 from payments.layers.app.settings import ComputeMode
@@ -54,7 +55,6 @@ def target_type(mode: ComputeMode) -> TargetType:
 
 _DOMAIN = re.compile(r"^(\*\.)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
-_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 _PATH = re.compile(r"^/[A-Za-z0-9/._~%!$&'()*+,;=:@-]*$")
 
 
@@ -71,7 +71,10 @@ class EdgeSettings:
         promotable=True,
     )
     certificate_arn: str | None = setting(
-        None, doc="existing ACM certificate ARN for the HTTPS listener (or set domainName + hostedZoneId)"
+        None,
+        doc="existing ACM certificate ARN for the HTTPS listener, in the environment's region (or set domainName + "
+        "hostedZoneId)",
+        arn=ACM_CERTIFICATE,
     )
     domain_name: str | None = setting(
         None, doc="domain to issue a DNS-validated ACM certificate for (with hostedZoneId)", example="pay.example.com"
@@ -191,13 +194,7 @@ class EdgeSettings:
                     "set together with certificateArn; the listener can only use one certificate source",
                     "remove domainName (and hostedZoneId) or certificateArn",
                 )
-            if not _CERT_ARN.match(self.certificate_arn):
-                raise ConfigError(
-                    f"{where}:certificateArn",
-                    f"'{self.certificate_arn}' is not an ACM certificate ARN",
-                    "use arn:aws:acm:<region>:<account>:certificate/<id>",
-                )
-            return
+            return  # its shape, partition, region and account: config.check_arns
         for i, name in enumerate((self.domain_name, *self.subject_alternative_names)):
             key = "domainName" if i == 0 else f"subjectAlternativeNames[{i - 1}]"
             if not _DOMAIN.match(str(name)):

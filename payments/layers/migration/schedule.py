@@ -116,7 +116,9 @@ def check_pools(
         raise ConfigError(
             to_key,
             f"source and target are both '{src.value}'",
-            "move traffic between two different pools, e.g. --from legacy --to blue",
+            "move traffic between two different pools, e.g. "
+            + ("--from legacy --to blue" if from_key.startswith("--") else
+               f"{from_key.rsplit(':', 1)[-1]}: legacy and {to_key.rsplit(':', 1)[-1]}: blue"),
         )
     return src, dst
 

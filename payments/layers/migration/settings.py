@@ -7,6 +7,7 @@ import enum
 import re
 
 from payments.components.logs import ALLOWED_RETENTION_DAYS, MIN_RETENTION_DAYS
+from payments.core.aws_rules import DMS_CERTIFICATE, KMS_KEY, SECRET
 from payments.core.config import setting
 from payments.core.errors import ConfigError
 from payments.layers.migration import budget
@@ -19,9 +20,6 @@ from payments.layers.migration.schedule import (
 )
 
 PROJECT = "payments-migration"
-_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
-_KMS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
-_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:dms:[a-z0-9-]+:\d{12}:cert:[A-Za-z0-9-]+$")
 _TABLE = re.compile(r"^[A-Za-z0-9_$%]+\.[A-Za-z0-9_$%]+$")
 
 
@@ -87,20 +85,22 @@ class MigrationSettings:
         None,
         example="arn:aws:secretsmanager:us-east-1:123456789012:secret:onprem-mysql-AbCdEf",
         doc="Secrets Manager secret of the on-prem MySQL (host, port, username, password); set it to turn DMS on",
+        arn=SECRET,
     )
     dms_source_secret_key_arn: str | None = setting(
-        None, doc="KMS key of that secret when it is not aws/secretsmanager"
+        None, doc="KMS key of that secret when it is not aws/secretsmanager", arn=KMS_KEY
     )
     dms_source_ssl_mode: SslMode = setting(
         SslMode.VERIFY_FULL, doc="TLS to the on-prem MySQL: require, verify-ca, verify-full"
     )
     dms_source_ca_certificate_arn: str | None = setting(
-        None, doc="DMS certificate ARN of the on-prem CA (verify-ca/verify-full)"
+        None, doc="DMS certificate ARN of the on-prem CA (verify-ca/verify-full)", arn=DMS_CERTIFICATE
     )
     dms_target_secret_arn: str | None = setting(
         None,
         doc="secret DMS logs in to the target with (host, port, username, password); "
         "default: the data layer's managed secret",
+        arn=SECRET,
     )
     dms_instance_class: str = setting("dms.t3.medium", doc="replication instance class")
     dms_allocated_storage: int = setting(50, minimum=5, maximum=6144, doc="replication instance storage (GiB)")
@@ -164,36 +164,7 @@ class MigrationSettings:
                 "the legacy pool is on-prem and cannot be scaled down",
                 "set scaleDownSource: false, or use a blue/green source pool",
             )
-        for key, value, pattern, shape in (
-            (
-                "dmsSourceSecretArn",
-                self.dms_source_secret_arn,
-                _SECRET_ARN,
-                "arn:aws:secretsmanager:<region>:<account>:secret:<name>",
-            ),
-            (
-                "dmsTargetSecretArn",
-                self.dms_target_secret_arn,
-                _SECRET_ARN,
-                "arn:aws:secretsmanager:<region>:<account>:secret:<name>",
-            ),
-            (
-                "dmsSourceSecretKeyArn",
-                self.dms_source_secret_key_arn,
-                _KMS_ARN,
-                "arn:aws:kms:<region>:<account>:key/<id>",
-            ),
-            (
-                "dmsSourceCaCertificateArn",
-                self.dms_source_ca_certificate_arn,
-                _CERT_ARN,
-                "arn:aws:dms:<region>:<account>:cert:<id>",
-            ),
-        ):
-            if value is not None and not pattern.match(value):
-                raise ConfigError(
-                    f"{where}:{key}", f"'{value}' is not an ARN of the right kind", f"write it as {shape}"
-                )
+        # The ARNs' shape, partition, region and account: config.check_arns (declared with arn= above).
         if not self.dms_enabled:
             for key, value in (
                 ("dmsTargetSecretArn", self.dms_target_secret_arn),
