@@ -43,6 +43,8 @@ def plan(c: Context, env: str = "dev", out: str | None = None, layers: str | Non
     with console.status(f"planning {env}…") as status:
         result = plan_environment(env, selected, progress=lambda layer, what: status.update(f"{env}: {what} {layer}…"))
     if quiet:
+        if result.reachability is not None:
+            console.print(result.reachability.summary())
         if result.findings:
             console.print(render.findings_table(result))
         console.print(f"plan {env}: {sum(len(lp.resources) for lp in result.layers)} resources, "

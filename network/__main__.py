@@ -84,6 +84,7 @@ if cfg.vpn_enabled:
             customer_gateway_asn=cfg.customer_gateway_asn,
             on_prem_cidrs=cfg.on_prem_cidrs,
             route_table_ids=[rt.id for rt in vpc.private_route_tables],
+            public_route_table_id=vpc.public_route_table.id,
             namer=n,
         ),
         opts=opts,

@@ -30,6 +30,7 @@ from payments.core.errors import UserError
 from payments.core.graph import LAYERS, deploy_order, project_name, upstream_closure
 from payments.guardrails import engine as guardrails
 from payments.plan import fabricate
+from payments.reachability import intent as reachability
 
 SECRET = "[secret]"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -87,10 +88,13 @@ class LayerPlan:
 class Plan:
     env: str
     layers: list[LayerPlan]
+    #: which flows the planned network lets through (None when the network layer is not planned)
+    reachability: reachability.Verdict | None = None
 
     @property
     def findings(self) -> list[guardrails.Finding]:
-        return [f for layer in self.layers for f in layer.findings]
+        network = self.reachability.findings() if self.reachability else []
+        return [f for layer in self.layers for f in layer.findings] + network
 
     @property
     def mandatory(self) -> list[guardrails.Finding]:
@@ -100,11 +104,14 @@ class Plan:
         return next(lp for lp in self.layers if lp.name == name)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "env": self.env,
             "layers": [lp.as_dict() for lp in self.layers],
             "findings": [f.as_dict() for f in self.findings],
         }
+        if self.reachability is not None:
+            out["reachability"] = self.reachability.as_dict()
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2, sort_keys=False)
@@ -433,4 +440,16 @@ def plan_environment(
         )
         if progress:
             progress(layer, "done")
-    return Plan(env=env_name, layers=[planned[name] for name in deploy_order(needed) if name in wanted])
+    result = Plan(env=env_name, layers=[planned[name] for name in deploy_order(needed) if name in wanted])
+    result.reachability = check_reachability(env, planned)
+    return result
+
+
+def check_reachability(env: Environment, planned: dict[str, LayerPlan]) -> reachability.Verdict | None:
+    """The intent table over every planned layer's resources (upstreams included): None without a network."""
+    network = planned.get("network")
+    if network is None:
+        return None
+    resources = [r for lp in planned.values() for r in lp.resources]
+    data_subnets = network.values.get("dataSubnetIds") or []
+    return reachability.check(env.name, resources, network.config, env.region, data_subnets)

@@ -1,4 +1,4 @@
-"""Printing an offline plan: per-layer resource counts, outputs and guardrail findings."""
+"""Printing an offline plan: per-layer resource counts, outputs, the reachability verdict and guardrail findings."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from payments.plan.engine import LayerPlan, Plan
+from payments.reachability import intent as reachability
 
 
 def _short(value: object, width: int = 70) -> str:
@@ -46,11 +47,34 @@ def findings_table(plan: Plan) -> Table:
     return table
 
 
+def reachability_table(plan: Plan) -> Table:
+    """Each intended flow: proven (must work), refused (must not), violated (a finding) or not applicable."""
+    verdict = plan.reachability
+    assert verdict is not None
+    table = Table(title=f"reachability (not modelled: {reachability.NOT_MODELLED})", title_justify="left")
+    table.add_column("intent", no_wrap=True)
+    table.add_column("flow")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("path, refusing hop or reason", ratio=3)
+    style = {"proven": "green", "refused": "green", "violated": "red"}
+    for c in verdict.checks:
+        table.add_row(
+            "must work" if c.intent.must else "must not",
+            escape(c.flow),
+            f"[{style.get(c.status, 'dim')}]{c.status}[/]",
+            escape(_short(c.detail, 110)),
+        )
+    return table
+
+
 def show(plan: Plan, console: Console, *, outputs: bool = True) -> None:
     for lp in plan.layers:
         console.print(layer_table(lp))
         if outputs:
             console.print(outputs_table(lp))
+    if plan.reachability is not None:
+        console.print(reachability_table(plan))
+        console.print(plan.reachability.summary())
     if plan.findings:
         console.print(findings_table(plan))
     total = sum(len(lp.resources) for lp in plan.layers)
