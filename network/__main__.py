@@ -36,6 +36,7 @@ flow = FlowLogs(
         retention_days=cfg.flow_log_retention_days,
         namer=n,
         account_id=layer.account_id,
+        region=env.region,
     ),
     opts=opts,
 )

@@ -18,6 +18,10 @@ import pulumi_aws as aws
 
 from payments.core.naming import Namer
 
+#: Diffie-Hellman groups both tunnels accept in both IKE phases: ECP 256/384/521 (NIST SP 800-77r1). Left unset,
+#: AWS also accepts group 2 (1024-bit) in phase 1 and groups 2 and 5 in phase 2. The on-prem device must offer one.
+DH_GROUPS = [19, 20, 21]
+
 
 @dataclasses.dataclass
 class VpnArgs:
@@ -63,6 +67,10 @@ class Vpn(pulumi.ComponentResource):
             tunnel2_phase1_integrity_algorithms=["SHA2-256"],
             tunnel1_phase2_integrity_algorithms=["SHA2-256"],
             tunnel2_phase2_integrity_algorithms=["SHA2-256"],
+            tunnel1_phase1_dh_group_numbers=DH_GROUPS,
+            tunnel2_phase1_dh_group_numbers=DH_GROUPS,
+            tunnel1_phase2_dh_group_numbers=DH_GROUPS,
+            tunnel2_phase2_dh_group_numbers=DH_GROUPS,
             tags={"Name": n("vpn-onprem")},
             opts=child,
         )
