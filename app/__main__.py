@@ -49,7 +49,13 @@ layer.export("computeMode", cfg.compute_mode.value)
 layer.export("logGroupName", logs.name)
 if cfg.fargate:
     app = FargateServices(
-        "ecs", FargateArgs(**common, target_group_arns={p: target_groups[p] for p in ("blue", "green")}), opts=opts
+        "ecs",
+        FargateArgs(
+            **common,
+            target_group_arns={p: target_groups[p] for p in ("blue", "green")},
+            logs_key_arn=network["logsKeyArn"],
+        ),
+        opts=opts,
     )
     task = app.task_definition
     ConfigArchive(

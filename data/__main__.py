@@ -40,6 +40,7 @@ db = Database(
         kms_key_arn=key.arn,
         logs_key_arn=network["logsKeyArn"],
         namer=n,
+        account_id=layer.account_id,
     ),
     opts=opts,
 )

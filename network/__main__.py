@@ -36,6 +36,7 @@ flow = FlowLogs(
         retention_days=cfg.flow_log_retention_days,
         namer=n,
         account_id=layer.account_id,
+        region=env.region,
     ),
     opts=opts,
 )
@@ -84,6 +85,7 @@ if cfg.vpn_enabled:
             customer_gateway_asn=cfg.customer_gateway_asn,
             on_prem_cidrs=cfg.on_prem_cidrs,
             route_table_ids=[rt.id for rt in vpc.private_route_tables],
+            public_route_table_id=vpc.public_route_table.id,
             namer=n,
         ),
         opts=opts,

@@ -71,6 +71,17 @@ def test_task_definition_is_fargate_sized_from_config(env: str, cpu: str, memory
     assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
 
 
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_container_insights_writes_into_a_log_group_the_stack_owns(env: str) -> None:
+    """AWS creates /aws/ecs/containerinsights/<cluster>/performance unencrypted and keeps it forever unless it
+    exists first: the layer creates it with the logs key and the PCI retention."""
+    lp, net = app(env), upstream(env, "network")
+    groups = {g.inputs["name"]: g.inputs for g in of_type(lp, "aws:cloudwatch/logGroup:LogGroup")}
+    insights = groups[f"/aws/ecs/containerinsights/cluster-{env}/performance"]
+    assert insights["kmsKeyId"] == net.outputs["logsKeyArn"] and insights["retentionInDays"] >= 365
+    assert one(lp, "aws:ecs/cluster:Cluster").inputs["name"] == f"cluster-{env}"
+
+
 def test_container_is_hardened_and_gets_secrets_only_by_reference() -> None:
     lp, data, net = app("dev"), upstream("dev", "data"), upstream("dev", "network")
     (c,) = containers(lp)
@@ -88,7 +99,7 @@ def test_container_is_hardened_and_gets_secrets_only_by_reference() -> None:
     assert {e["name"] for e in c["environment"]} == {"APP_ENV", "APP_PORT"}
     log = c["logConfiguration"]
     assert log["logDriver"] == "awslogs" and log["options"]["awslogs-group"] == lp.outputs["logGroupName"]
-    group = one(lp, "aws:cloudwatch/logGroup:LogGroup")
+    group = one(lp, "aws:cloudwatch/logGroup:LogGroup", "app-logs")
     assert group.inputs["kmsKeyId"] == net.outputs["logsKeyArn"] and group.inputs["retentionInDays"] >= 365
     assert "[secret]" not in json.dumps(c) and "password" not in json.dumps(c["environment"]).lower()
 
@@ -204,8 +215,15 @@ def test_ec2_mode_builds_an_auto_scaling_group_instead_of_services() -> None:
         policy["targetTrackingConfiguration"]["predefinedMetricSpecification"]["predefinedMetricType"]
         == "ASGAverageCPUUtilization"
     )
-    tags = {t.inputs["tag"]["key"]: t.inputs["tag"]["value"] for t in of_type(lp, "aws:autoscaling/tag:Tag")}
-    assert tags == {"Environment": "prod", "CostCenter": "payments-platform", "MigrationPhase": "parallel-run"}
+    # Inline tags: aws.autoscaling.Tag on a group the program manages flaps on every `up --refresh`.
+    assert not of_type(lp, "aws:autoscaling/tag:Tag")
+    tags = {t["key"]: (t["value"], t["propagateAtLaunch"]) for t in i["tags"]}
+    assert tags == {
+        "Environment": ("prod", False),
+        "CostCenter": ("payments-platform", False),
+        "MigrationPhase": ("parallel-run", False),
+        "Name": ("app-prod", False),
+    }
     assert lp.outputs["computeMode"] == "ec2" and lp.outputs["asgName"] == "asg-app-prod"
     assert "clusterName" not in lp.outputs and "serviceNames" not in lp.outputs
 
@@ -227,7 +245,15 @@ def test_ec2_instances_are_private_imdsv2_encrypted_and_tagged() -> None:
     key = one(lp, "aws:kms/key:Key")
     assert ebs["encrypted"] == "true" and ebs["kmsKeyId"].endswith(key.id) and key.inputs["enableKeyRotation"] is True
     key_policy = json.loads(key.inputs["policy"])
-    assert any("AWSServiceRoleForAutoScaling" in json.dumps(s["Principal"]) for s in key_policy["Statement"])
+    # The key names the stack's own Auto Scaling role, which exists before the key in a fresh account too.
+    role = one(lp, "aws:iam/serviceLinkedRole:ServiceLinkedRole").inputs
+    assert role == {"awsServiceName": "autoscaling.amazonaws.com", "customSuffix": "payments-dev",
+                    "description": "Auto Scaling of the payments application (dev): launches its encrypted volumes"}
+    role_arn = ("arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/"
+                "AWSServiceRoleForAutoScaling_payments-dev")
+    statement = next(s for s in key_policy["Statement"] if s["Sid"] == "AutoScalingEncryptedVolumes")
+    assert statement["Principal"] == {"AWS": role_arn}
+    assert one(lp, ASG).inputs["serviceLinkedRoleArn"] == role_arn
     specs = {s["resourceType"]: s["tags"] for s in lt["tagSpecifications"]}
     for kind in ("instance", "volume"):
         assert specs[kind]["Environment"] == "dev" and specs[kind]["MigrationPhase"] == "parallel-run"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -27,8 +28,8 @@ def res(type_: str, inputs: dict, production: bool = False) -> Resource:
     return Resource(type_, "r", inputs, TAGS, production, "dev")
 
 
-def messages(resource: Resource, rule_id: str) -> list[str]:
-    return [f.message for f in evaluate([resource], [RULES[rule_id]])]
+def messages(resource: Resource | list[Resource], rule_id: str) -> list[str]:
+    return [f.message for f in evaluate(resource if isinstance(resource, list) else [resource], [RULES[rule_id]])]
 
 
 def policy(*statements: dict) -> dict:
@@ -64,6 +65,12 @@ LT_OK = {
 ARN = "arn:aws:s3:::bucket/*"
 ASG_OK = {"vpcZoneIdentifiers": ["subnet-a", "subnet-b"], "minSize": 2, "targetGroupArns": ["arn:tg"],
           "healthCheckType": "ELB"}
+
+
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+INSIGHTS_CLUSTER = res(
+    "aws:ecs/cluster:Cluster", {"name": "cluster-dev", "settings": [{"name": "containerInsights", "value": "enabled"}]}
+)
 
 
 def inline(*statements: dict) -> dict:
@@ -166,6 +173,11 @@ CASES = [
         res("aws:ecs/cluster:Cluster", {"settings": [{"name": "containerInsights", "value": "enabled"}]}),
     ),
     (
+        "ecs-insights-log-group-owned",
+        [INSIGHTS_CLUSTER],
+        [INSIGHTS_CLUSTER, res(LOG_GROUP, {"name": "/aws/ecs/containerinsights/cluster-dev/performance"})],
+    ),
+    (
         "asg-elb-health-checks",
         res(ASG, {"targetGroupArns": ["arn:tg"], "healthCheckType": "EC2"}),
         res(ASG, {"targetGroupArns": ["arn:tg"], "healthCheckType": "ELB"}),
@@ -184,13 +196,13 @@ CASES = [
 
 
 @pytest.mark.parametrize(("rule_id", "bad", "good"), CASES, ids=[c[0] for c in CASES])
-def test_app_rule_fires_on_a_breaking_resource(rule_id: str, bad: Resource, good: Resource) -> None:
-    assert messages(bad, rule_id), f"{rule_id} stayed quiet on {bad.inputs}"
+def test_app_rule_fires_on_a_breaking_resource(rule_id: str, bad: Any, good: Any) -> None:
+    assert messages(bad, rule_id), f"{rule_id} stayed quiet on {bad}"
     assert messages(good, rule_id) == []
 
 
 def test_every_app_rule_is_tested() -> None:
-    app_rules = {r.id for r in RULES.values() if r.check and r.check.__module__.endswith("rules_app")}
+    app_rules = {r.id for r in RULES.values() if (r.check or r.stack_check).__module__.endswith("rules_app")}  # type: ignore[union-attr]
     assert app_rules == {c[0] for c in CASES}
 
 

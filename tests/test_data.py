@@ -80,9 +80,9 @@ def test_database_is_encrypted_private_and_in_the_data_subnets(env: str, engine:
     assert group.inputs["subnetIds"] == net.outputs["dataSubnetIds"]
     for r in of_type(lp, INSTANCE) + of_type(lp, CLUSTER_INSTANCE):
         assert r.inputs["publiclyAccessible"] is False
-        assert r.inputs["autoMinorVersionUpgrade"] is True
     assert db.inputs["copyTagsToSnapshot"] is True
-    assert db.inputs["deletionProtection"] is False  # default: stacks stay destroyable
+    # on in production; `invoke destroy --confirm` lifts it (tests/test_orchestration.py)
+    assert db.inputs["deletionProtection"] is (env == "prod")
     assert db.inputs["backupRetentionPeriod"] >= 7
     assert db.inputs["enabledCloudwatchLogsExports"] == ["audit", "error", "slowquery"]
     assert db.inputs["allowMajorVersionUpgrade"] is False
@@ -427,9 +427,47 @@ def test_backup_plan_covers_the_database_and_the_config_archive(env: str, engine
     assert sorted(selection.inputs["resources"]) == sorted([lp.outputs["dbArn"], lp.outputs["configArchiveBucketArn"]])
 
 
+def test_engine_version_is_pinned_and_moves_only_through_config() -> None:
+    """An exact version with automatic minor upgrades off on the cluster, its instances and the RDS instance: the
+    next deploy after a maintenance window never plans a downgrade AWS rejects (pulumi-aws#5756)."""
+    aurora, mysql = data("prod"), data("compact")
+    cluster = one(aurora, CLUSTER)
+    assert cluster.inputs["engineVersion"] == "8.0.mysql_aurora.3.10.0"
+    for r in [cluster, *of_type(aurora, CLUSTER_INSTANCE), one(mysql, INSTANCE)]:
+        assert r.inputs["autoMinorVersionUpgrade"] is False, r.name
+    assert one(mysql, INSTANCE).inputs["engineVersion"] == "8.0.42"
+
+
+def test_a_version_prefix_is_refused_now_that_the_version_is_pinned() -> None:
+    with pytest.raises(ConfigError) as err:
+        data("compact", mysqlEngineVersion="8.0")
+    assert err.value.key == "payments-data:mysqlEngineVersion" and "e.g. 8.0.42" in str(err.value)
+
+
+@pytest.mark.parametrize("env", ["prod", "compact"])
+def test_production_databases_have_enhanced_monitoring_with_its_own_role(env: str) -> None:
+    lp = data(env)
+    role = next(r for r in of_type(lp, ROLE) if r.name == "db-monitoring-role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    (attached,) = [a.inputs["policyArn"] for a in of_type(lp, ATTACHMENT) if a.inputs["role"] == role.id]
+    assert attached == "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+    instances = of_type(lp, CLUSTER_INSTANCE) + of_type(lp, INSTANCE)
+    assert instances and all(i.inputs["monitoringInterval"] == 60 for i in instances)
+    assert all(i.inputs["monitoringRoleArn"].endswith(f"role/{role.inputs['name']}") for i in instances)
+    assert all(i.inputs["deletionProtection"] for i in of_type(lp, CLUSTER) + of_type(lp, INSTANCE))
+
+
+def test_dev_has_no_enhanced_monitoring_and_no_role_for_it() -> None:
+    lp = data("dev")
+    assert [r.name for r in of_type(lp, ROLE)] == ["backup-role"]
+    assert all(i.inputs["monitoringInterval"] == 0 for i in of_type(lp, CLUSTER_INSTANCE))
+
+
 def test_backup_role_has_only_the_aws_managed_backup_policies() -> None:
     lp = data("prod")
-    role = one(lp, ROLE)
+    role = next(r for r in of_type(lp, ROLE) if r.name == "backup-role")
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert trust == [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"}]
     assert by_id(lp)[role.id] is role

@@ -236,7 +236,7 @@ def test_parameters_and_backup_role_fit_their_apis() -> None:
         if "keyId" in p.inputs:
             request["KeyId"] = p.inputs["keyId"]
         validate("ssm", "PutParameter", request)
-    role = one(lp, "aws:iam/role:Role").inputs
+    role = one(lp, "aws:iam/role:Role", "backup-role").inputs
     with mock_aws():
         iam = boto3.client("iam", region_name=REGION)
         iam.create_role(RoleName=role["name"], AssumeRolePolicyDocument=role["assumeRolePolicy"])

@@ -171,8 +171,34 @@ CASES: list[tuple[str, Any, Any]] = [
         instance(masterUserSecretKmsKeyId=""),
         instance(manageMasterUserPassword=False, masterUserSecretKmsKeyId=None),  # no managed secret to encrypt
     ),
-    ("db-auto-minor-upgrade", instance(autoMinorVersionUpgrade=False), instance(autoMinorVersionUpgrade=True)),
-    ("db-auto-minor-upgrade", member("us-east-1a", autoMinorVersionUpgrade=False), member("us-east-1a")),
+    # patches have an owner: AWS (auto upgrades on) or the code (an exact pin with auto upgrades off)
+    (
+        "db-minor-version-owner",
+        instance(engineVersion="8.0", autoMinorVersionUpgrade=False),
+        instance(engineVersion="8.0.42", autoMinorVersionUpgrade=False),
+    ),
+    (
+        "db-minor-version-owner",
+        cluster(engineVersion=None, autoMinorVersionUpgrade=False),
+        cluster(engineVersion="8.0", autoMinorVersionUpgrade=True),
+    ),
+    (
+        "db-enhanced-monitoring-prod",
+        instance(production=True, monitoringInterval=0),
+        instance(production=True, monitoringInterval=60.0, monitoringRoleArn="arn:aws:iam::1:role/m"),
+    ),
+    (
+        "db-enhanced-monitoring-prod",
+        member("us-east-1a", production=True, monitoringInterval=60, monitoringRoleArn=None),
+        member("us-east-1a", monitoringInterval=0),  # not production
+    ),
+    ("deletion-protection-prod", cluster(production=True), cluster(production=True, deletionProtection=True)),
+    ("deletion-protection-prod", instance(production=True, deletionProtection=False), instance()),
+    (
+        "deletion-protection-prod",
+        res(rd.LOAD_BALANCER, {"enableDeletionProtection": False}, production=True),
+        res(rd.LOAD_BALANCER, {"enableDeletionProtection": True}, production=True),
+    ),
     ("db-logs-exported", cluster(enabledCloudwatchLogsExports=["error"]), cluster()),
     ("db-final-snapshot-prod", cluster(production=True, skipFinalSnapshot=True), cluster(production=True)),
     ("secret-rotation-30d", rotation(automaticallyAfterDays=45), rotation(automaticallyAfterDays=30.0)),
@@ -233,11 +259,16 @@ CASES: list[tuple[str, Any, Any]] = [
     ("s3-encrypted", bucket_set(sse=sse("AES256"), logging=logging(target=BUCKET_ID)), bucket_set()),
     ("s3-access-logging", bucket_set(logging=None), bucket_set()),
     ("s3-access-logging", bucket_set(logging=logging(target=BUCKET_ID)), bucket_set() + log_bucket()),
-    # log destinations are exempt with a written reason: the S3 log target and the ALB's log bucket
+    # S3 log targets are exempt with a written reason; the ALB's log bucket is not: reads of audit logs are audited
     (
         "s3-access-logging",
         bucket_set(logging=logging(bucket="other-bucket")),
+        bucket_set() + log_bucket(LOG_BUCKET_ID),
+    ),
+    (
+        "s3-access-logging",
         bucket_set() + log_bucket(ALB_LOGS_ID) + [alb()],
+        bucket_set() + log_bucket(ALB_LOGS_ID) + [alb(), logging(bucket=ALB_LOGS_ID)],
     ),
     ("backup-vault-cmk", res(rd.VAULT, {"name": "v-dev"}), res(rd.VAULT, {"name": "v-dev", "kmsKeyArn": KEY})),
     (

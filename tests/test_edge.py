@@ -25,6 +25,7 @@ ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
 CERT = "aws:acm/certificate:Certificate"
 RECORD = "aws:route53/record:Record"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 EC2 = {"edge": {"computeMode": "ec2"}, "app": {"computeMode": "ec2"}}
 
 
@@ -56,25 +57,32 @@ def test_alb_is_public_hardened_and_logs(env: str) -> None:
     assert alb.inputs["subnets"] == net.outputs["publicSubnetIds"]
     assert alb.inputs["securityGroups"] == [net.outputs["albSecurityGroupId"]]
     assert alb.inputs["dropInvalidHeaderFields"] is True
-    assert alb.inputs["enableDeletionProtection"] is False  # destroyable; configurable
+    # on in production; `invoke destroy --confirm` lifts it first (tests/test_orchestration.py)
+    assert alb.inputs["enableDeletionProtection"] is (env != "dev")
     logs = alb.inputs["accessLogs"]
     assert logs == {"enabled": True, "bucket": lp.outputs["accessLogBucketName"], "prefix": "alb"}
+
+
+def of_bucket(lp, type_: str, bucket: str):
+    (found,) = [r for r in of_type(lp, type_) if r.inputs["bucket"] == bucket]
+    return found
 
 
 def test_access_log_bucket_is_sse_s3_and_writable_only_by_the_elb_account() -> None:
     lp = edge("dev")
     bucket = lp.outputs["accessLogBucketName"]
     assert bucket == "alb-logs-dev-123456789012"
-    sse = one(lp, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    sse = of_bucket(lp, SSE, bucket)
     assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
-    assert one(lp, "aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"]["status"] == "Enabled"
-    block = one(lp, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    versioning = of_bucket(lp, "aws:s3/bucketVersioning:BucketVersioning", bucket)
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    block = of_bucket(lp, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bucket).inputs
     assert all(
         block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     )
-    rule = one(lp, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"][0]
+    rule = of_bucket(lp, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", bucket).inputs["rules"][0]
     assert rule["expiration"]["days"] >= 365
-    policy = json.loads(one(lp, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    policy = json.loads(of_bucket(lp, "aws:s3/bucketPolicy:BucketPolicy", bucket).inputs["policy"])
     allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert allows == [
         {
@@ -89,6 +97,22 @@ def test_access_log_bucket_is_sse_s3_and_writable_only_by_the_elb_account() -> N
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         for s in policy["Statement"]
     )
+
+
+def test_reads_of_the_access_logs_are_themselves_logged() -> None:
+    """PCI DSS 10.2.1: access to audit logs is audited. The ALB log bucket writes S3 server access logs into a
+    second bucket, which only S3's log delivery may write to, for that one source bucket."""
+    lp = edge("prod")
+    bucket, target = lp.outputs["accessLogBucketName"], "alb-logs-access-prod-123456789012"
+    logging = of_bucket(lp, "aws:s3/bucketLogging:BucketLogging", bucket)
+    assert logging.inputs["targetBucket"] == target and logging.inputs["targetPrefix"] == "alb/"
+    policy = json.loads(of_bucket(lp, "aws:s3/bucketPolicy:BucketPolicy", target).inputs["policy"])
+    (allow,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "logging.s3.amazonaws.com"} and allow["Action"] == "s3:PutObject"
+    assert allow["Condition"]["ArnLike"] == {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}
+    sse = of_bucket(lp, SSE, target)
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+    assert not [r for r in of_type(lp, "aws:s3/bucketLogging:BucketLogging") if r.inputs["bucket"] == target]
 
 
 # --- TLS ----------------------------------------------------------------------------------

@@ -216,8 +216,8 @@ ROWS = [
         "payments-data:minCapacity: 0 ACU (auto-pause) needs Aurora MySQL 3.08 or later. Fix: use 0.5, or "
         "auroraEngineVersion 8.0.mysql_aurora.3.08.0 or later", {"auroraEngineVersion": "8.0.mysql_aurora.3.08.0"}),
     Fix("mysql-version", "data", {"engine": "mysql", "mysqlEngineVersion": "5.7"},
-        "payments-data:mysqlEngineVersion: '5.7' is not a MySQL 8.0 version. Fix: write 8.0 (latest minor) or "
-        "e.g. 8.0.40", {"mysqlEngineVersion": "8.0"}),
+        "payments-data:mysqlEngineVersion: '5.7' is not an exact MySQL 8.0 version (automatic minor upgrades are "
+        "off, so the version is pinned). Fix: write the exact version, e.g. 8.0.42", {"mysqlEngineVersion": "8.0.42"}),
     Fix("rds-instance-class", "data", {"engine": "mysql", "instanceClass": "m6g.large"},
         "payments-data:instanceClass: 'm6g.large' is not an RDS instance class. Fix: use e.g. db.t4g.medium or "
         "db.m6g.large", {"instanceClass": "db.m6g.large"}),

@@ -38,6 +38,36 @@ def test_every_rule_names_a_pci_requirement_and_severity() -> None:
         assert (r.check is None) != (r.stack_check is None)
 
 
+def vpn(**inputs: Any) -> Resource:
+    """A VPN connection with strong settings on both tunnels, changed by `inputs` (None removes a key)."""
+    good = {
+        f"tunnel{i}{key}": value
+        for i in (1, 2)
+        for key, value in {
+            "IkeVersions": ["ikev2"],
+            "Phase1EncryptionAlgorithms": ["AES256"],
+            "Phase1DhGroupNumbers": [19, 20, 21],
+            "Phase2DhGroupNumbers": [19, 20, 21],
+        }.items()
+    }
+    merged = {k: v for k, v in {**good, **inputs}.items() if v is not None}
+    return res("aws:ec2/vpnConnection:VpnConnection", merged)
+
+
+def flow_log_stack(*actions: str) -> list[Resource]:
+    """A flow log to CloudWatch Logs, its role, and the role's policy granting `actions`."""
+    document = {"Statement": [{"Effect": "Allow", "Action": sorted(actions), "Resource": "*"}]}
+    return [
+        res("aws:iam/role:Role", {"name": "role-vpc-flow-logs-dev"}, name="role", id="role-vpc-flow-logs-dev"),
+        res("aws:iam/rolePolicy:RolePolicy", {"role": "role-vpc-flow-logs-dev", "policy": json.dumps(document)}),
+        res(
+            "aws:ec2/flowLog:FlowLog",
+            {"iamRoleArn": "arn:aws:iam::123456789012:role/role-vpc-flow-logs-dev", "trafficType": "ALL"},
+            name="flow",
+        ),
+    ]
+
+
 def subnet(tier: str, **inputs: Any) -> Resource:
     tags = {"Name": f"subnet-{tier}-us-east-1a-dev", "Tier": tier}
     return res(rn.SUBNET, {"tags": tags, "mapPublicIpOnLaunch": False, **inputs}, name=f"{tier}-0", id=f"subnet-{tier}")
@@ -125,18 +155,11 @@ CASES = [
         res("aws:ec2/flowLog:FlowLog", {"trafficType": "REJECT"}),
         res("aws:ec2/flowLog:FlowLog", {"trafficType": "ALL"}),
     ),
-    (
-        "vpn-strong-crypto",
-        res("aws:ec2/vpnConnection:VpnConnection", {"tunnel1IkeVersions": ["ikev1", "ikev2"]}),
-        res(
-            "aws:ec2/vpnConnection:VpnConnection",
-            {
-                f"tunnel{i}{k}": v
-                for i in (1, 2)
-                for k, v in {"IkeVersions": ["ikev2"], "Phase1EncryptionAlgorithms": ["AES256"]}.items()
-            },
-        ),
-    ),
+    ("vpn-strong-crypto", vpn(tunnel1IkeVersions=["ikev1", "ikev2"]), vpn()),
+    # Diffie-Hellman groups: left to AWS (weak 2 and 5 accepted), or a weak one listed, in either phase or tunnel
+    ("vpn-strong-crypto", vpn(tunnel2Phase2DhGroupNumbers=None), vpn()),
+    ("vpn-strong-crypto", vpn(tunnel1Phase1DhGroupNumbers=[2, 14]), vpn(tunnel1Phase1DhGroupNumbers=[14.0, 20.0])),
+    ("flow-log-role-permissions", flow_log_stack("logs:PutLogEvents"), flow_log_stack(*rn.FLOW_LOG_ACTIONS)),
     (
         "vpc-flow-logs",
         [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 
 import pytest
 
@@ -181,14 +182,38 @@ def test_cloudfront_mode_uses_the_managed_prefix_list() -> None:
     assert all("cidrIpv4" not in r.inputs for r in alb_in)
 
 
-def test_vpn_routes_on_prem_from_app_and_data_subnets() -> None:
+def test_vpn_routes_on_prem_from_every_tier_the_alb_included() -> None:
     lp = network("dev")
     vpn = one(lp, "aws:ec2/vpnConnection:VpnConnection")
     assert vpn.inputs["staticRoutesOnly"] is True and vpn.inputs["tunnel1IkeVersions"] == ["ikev2"]
-    private = set(lp.outputs["appRouteTableIds"]) | set(lp.outputs["dataRouteTableIds"])
-    onprem = [r for r in routes_of(lp, private) if r.inputs["destinationCidrBlock"] == "172.16.0.0/16"]
-    assert len(onprem) == 6
+    tables = {lp.outputs["publicRouteTableId"], *lp.outputs["appRouteTableIds"], *lp.outputs["dataRouteTableIds"]}
+    onprem = [r for r in routes_of(lp, tables) if r.inputs["destinationCidrBlock"] == "172.16.0.0/16"]
+    # The ALB sends to its legacy IP targets from the public subnets: their table needs the route too.
+    assert {r.inputs["routeTableId"] for r in onprem} == tables and len(onprem) == 7
     assert lp.outputs["vpnConnectionId"] == vpn.id
+
+
+def test_vpn_tunnels_pin_strong_diffie_hellman_groups_in_both_phases() -> None:
+    vpn = one(network("prod"), "aws:ec2/vpnConnection:VpnConnection").inputs
+    for tunnel in (1, 2):
+        for phase in (1, 2):
+            assert vpn[f"tunnel{tunnel}Phase{phase}DhGroupNumbers"] == [19, 20, 21]
+
+
+def test_flow_log_role_has_what_aws_documents_and_no_more() -> None:
+    lp = network("dev")
+    role = one(lp, "aws:iam/role:Role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*"},
+    }
+    statements = json.loads(one(lp, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])["Statement"]
+    granted = {a for s in statements for a in s["Action"]}
+    # AWS's documented set, without logs:CreateLogGroup: the stack owns the (encrypted, year-long) group
+    assert granted == {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:DescribeLogGroups"}
+    (find,) = [s for s in statements if s["Sid"] == "FindTheGroup"]
+    assert find["Resource"] == "*" and find["Action"] == ["logs:DescribeLogGroups"]
 
 
 def test_without_vpn_nothing_on_prem_is_built() -> None:

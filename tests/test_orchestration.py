@@ -317,3 +317,56 @@ def test_backend_url_from_the_environment_wins(box: Sandbox, monkeypatch: pytest
     deploy(box, layers="network")
     assert (other / ".pulumi" / "stacks" / "payments-network" / "dev.json").is_file()
     assert not (box.root / ".pulumi-state").exists()
+
+
+# --- deletion protection: on in production, lifted explicitly by destroy ------------------------------------------
+
+
+def test_destroy_prod_lifts_deletion_protection_first_then_destroys(box: Sandbox) -> None:
+    deploy(box, "prod")
+    stack_files = {layer: (box.root / layer / "Pulumi.prod.yaml").read_text() for layer in ("data", "edge")}
+    report = commands.destroy("prod", box.root, confirm="prod", console=QUIET, commit="c0ffee",
+                              package_dir=box.package_dir)
+    assert [r.outcome for r in report.layers] == ["succeeded"] * 6
+    lifts = {c["layer"]: c for c in box.commands("up") if "--config-file" in c["argv"]}
+    assert set(lifts) == {"data", "edge"}  # the layers that own protected resources, and only those
+    destroys = {c["layer"]: c for c in box.commands("destroy")}
+    for layer, targets in (("data", ["**aws:rds/cluster:Cluster::*", "**aws:rds/instance:Instance::*"]),
+                           ("edge", ["**aws:lb/loadBalancer:LoadBalancer::*"])):
+        argv = lifts[layer]["argv"]
+        assert argv[:4] == ["up", "--yes", "--stack", f"organization/payments-{layer}/prod"]
+        # a targeted update: only the protected resources change, from a config copy with protection off
+        assert [argv[i + 1] for i, a in enumerate(argv) if a == "--target"] == targets
+        assert lifts[layer]["deletionProtection"] is False
+        assert lifts[layer]["end"] <= destroys[layer]["start"]
+        # the stack file itself still says "on": the next deploy protects again; the config copy is gone
+        assert (box.root / layer / "Pulumi.prod.yaml").read_text() == stack_files[layer]
+        assert not Path(argv[argv.index("--config-file") + 1]).exists()
+
+
+def test_destroy_without_lifting_is_refused_as_aws_would(box: Sandbox) -> None:
+    """The stand-in refuses to destroy a stack deployed with deletion protection: the lift is what makes it work."""
+    deploy(box, "prod")
+    orch = Orchestrator("prod", box.root, planner=None, package_dir=box.package_dir, commit="c0ffee")
+    run = orch.cli.destroy("data", orch.stack("data"))
+    assert not run.ok and "deletion protection" in run.last_error()
+
+
+def test_dev_destroy_lifts_nothing(box: Sandbox) -> None:
+    deploy(box)
+    commands.destroy("dev", box.root, confirm="dev", console=QUIET, commit="c0ffee", package_dir=box.package_dir)
+    assert not [c for c in box.commands("up") if "--config-file" in c["argv"]]
+    assert len(box.commands("destroy")) == 6
+
+
+def test_a_failed_lift_stops_that_layer_before_destroy(box: Sandbox) -> None:
+    deploy(box, "prod")
+    box.fail("edge:up")
+    with pytest.raises(UserError):
+        commands.destroy("prod", box.root, confirm="prod", console=QUIET, commit="c0ffee",
+                         package_dir=box.package_dir)
+    report = json.loads(sorted((box.root / "reports").glob("destroy-prod-*.json"))[-1].read_text())
+    edge = next(r for r in report["layers"] if r["layer"] == "edge")
+    assert edge["outcome"] == "failed" and edge["reason"].startswith("deletion protection not lifted:")
+    assert "edge" not in {c["layer"] for c in box.commands("destroy")}
+    assert "network" not in {c["layer"] for c in box.commands("destroy")}  # edge still reads it

@@ -99,7 +99,7 @@ def test_promotion_copies_promotable_settings_only_and_records_provenance(tested
     text = prod_file.read_text()
     comments = [line for line in original.splitlines() if line.lstrip().startswith("#")]
     assert comments and all(line in text.splitlines() for line in comments)
-    assert '  payments-data:mysqlEngineVersion: "8.0"\n' in text
+    assert '  payments-data:mysqlEngineVersion: "8.0.42"\n' in text
     # the promoted prod config still validates, and the provenance key does not upset the layer's config loader
     cls = settings_class("data")
     own = {k.split(":", 1)[1]: v for k, v in prod.items() if k.startswith("payments-data:")}

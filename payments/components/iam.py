@@ -26,8 +26,11 @@ def allow(actions: list[str], resources: Any, sid: str | None = None, **extra: A
     return stmt
 
 
-def service_trust(service: str, *, source_account: str | None = None) -> pulumi.Output[str]:
-    """Trust policy letting an AWS service assume a role (optionally confused-deputy guarded)."""
+def service_trust(
+    service: str, *, source_account: str | None = None, source_arn: str | None = None
+) -> pulumi.Output[str]:
+    """Trust policy letting an AWS service assume a role (optionally confused-deputy guarded: the account and,
+    where the service documents one, the ARN pattern of the resources acting)."""
     stmt: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
@@ -35,4 +38,6 @@ def service_trust(service: str, *, source_account: str | None = None) -> pulumi.
     }
     if source_account:
         stmt["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    if source_arn:
+        stmt.setdefault("Condition", {})["ArnLike"] = {"aws:SourceArn": source_arn}
     return document(stmt)

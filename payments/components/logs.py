@@ -52,3 +52,8 @@ def log_group(
         kms_key_id=kms_key_arn,
         opts=opts,
     )
+
+
+def insights_log_group(cluster_name: str) -> str:
+    """Where ECS Container Insights writes a cluster's performance events (Amazon CloudWatch User Guide)."""
+    return f"/aws/ecs/containerinsights/{cluster_name}/performance"

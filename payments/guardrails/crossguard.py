@@ -5,7 +5,7 @@ resource's inputs with the engine's (camelCase) property names, exactly what
 the offline plan records, so the rules run unchanged. Two things differ from
 the plan and are bridged here: the environment comes from the provider's
 default `Environment` tag, and CrossGuard does not expose `retainOnDelete`
-(only `protect`), so the `destroyable` rule sees protect only under CrossGuard.
+(only `protect` and `ignore_changes`), so the `destroyable` rule sees protect only under CrossGuard.
 """
 
 from __future__ import annotations
@@ -52,10 +52,21 @@ def _environment(tags: Mapping[str, str]) -> tuple[bool, str]:
     return env.production, env.suffix
 
 
-def to_resource(resource_type: str, name: str, props: Mapping[str, Any], provider: Any, protect: bool) -> Resource:
+def to_resource(
+    resource_type: str, name: str, props: Mapping[str, Any], provider: Any, opts: Any
+) -> Resource:
     tags = _default_tags(provider)
     production, suffix = _environment(tags)
-    return Resource(resource_type, name, dict(props or {}), tags, production, suffix, protect=bool(protect))
+    return Resource(
+        resource_type,
+        name,
+        dict(props or {}),
+        tags,
+        production,
+        suffix,
+        protect=bool(getattr(opts, "protect", False)),
+        ignore_changes=tuple(getattr(opts, "ignore_changes", None) or ()),
+    )
 
 
 def _level(rule: Rule) -> EnforcementLevel:
@@ -66,7 +77,7 @@ def resource_policy(rule: Rule) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if not applies(rule, args.resource_type):
             return
-        res = to_resource(args.resource_type, args.name, args.props, args.provider, args.opts.protect)
+        res = to_resource(args.resource_type, args.name, args.props, args.provider, args.opts)
         for message in rule.check(res):  # type: ignore[misc]
             report_violation(f"[PCI DSS {rule.pci}] {message}", None)
 
@@ -77,7 +88,7 @@ def resource_policy(rule: Rule) -> ResourceValidationPolicy:
 
 def stack_policy(rule: Rule) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        resources = [to_resource(r.resource_type, r.name, r.props, r.provider, r.opts.protect) for r in args.resources]
+        resources = [to_resource(r.resource_type, r.name, r.props, r.provider, r.opts) for r in args.resources]
         urns = {r.name: r.urn for r in args.resources}
         for name, message in rule.stack_check(resources):  # type: ignore[misc]
             report_violation(f"[PCI DSS {rule.pci}] {message}", urns.get(name))

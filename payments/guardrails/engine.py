@@ -44,6 +44,8 @@ class Resource:
     id: str | None = None
     protect: bool = False
     retain_on_delete: bool = False
+    #: input paths the engine ignores changes to (the resource option `ignore_changes`)
+    ignore_changes: tuple[str, ...] = ()
 
     def get(self, *path: str, default: Any = None) -> Any:
         """Nested lookup tolerant of lists-of-one (how the bridge encodes blocks)."""

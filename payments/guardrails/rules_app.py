@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from payments.guardrails.engine import Resource, Severity, rule
+from payments.components.logs import insights_log_group
+from payments.guardrails.engine import Resource, Severity, rule, stack_rule
 
 SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -258,9 +259,30 @@ def ecs_service_resilient(r: Resource) -> Iterator[str]:
     description="ECS clusters collect Container Insights metrics",
 )
 def ecs_container_insights(r: Resource) -> Iterator[str]:
-    settings = {s.get("name"): s.get("value") for s in r.inputs.get("settings") or []}
-    if settings.get("containerInsights") not in ("enabled", "enhanced"):
+    if not _insights_on(r):
         yield "containerInsights is not enabled"
+
+
+def _insights_on(cluster: Resource) -> bool:
+    settings = {s.get("name"): s.get("value") for s in cluster.inputs.get("settings") or [] if isinstance(s, dict)}
+    return settings.get("containerInsights") in ("enabled", "enhanced")
+
+
+@stack_rule(
+    "ecs-insights-log-group-owned",
+    pci="10.5.1, 3.5.1",
+    description="Clusters with Container Insights own its log group (/aws/ecs/containerinsights/<cluster>/"
+    "performance): AWS would create it unencrypted, with no retention",
+)
+def ecs_insights_log_group(resources: list[Resource]) -> Iterator[tuple[str, str]]:
+    groups = {r.inputs.get("name") for r in resources if r.type == "aws:cloudwatch/logGroup:LogGroup"}
+    for cluster in (r for r in resources if r.type == CLUSTER and _insights_on(r)):
+        wanted = insights_log_group(str(cluster.inputs.get("name")))
+        if isinstance(cluster.inputs.get("name"), str) and wanted not in groups:
+            yield cluster.name, (
+                f"Container Insights is on but the stack does not create {wanted}: AWS creates it unencrypted with "
+                "no retention. Create it first, with the logs key and >= 365 days"
+            )
 
 
 @rule(

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from payments.guardrails.engine import Resource, missing_companions, rule, stack_rule
+from payments.guardrails.rules_lifecycle import exact_version
 
 CLUSTER = "aws:rds/cluster:Cluster"
 CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
@@ -36,11 +37,9 @@ PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls
 #: The AWS-managed S3 key: it cannot be governed, and its policy cannot be narrowed (PCI DSS 3.6.1).
 AWS_MANAGED_S3_KEY = "alias/aws/s3"
 
-#: Why a log-destination bucket may use SSE-S3 and has no server access logging of its own.
-ALB_LOG_DESTINATION = (
-    "ALB access-log destination: Elastic Load Balancing delivers only to SSE-S3 buckets, and what the bucket holds "
-    "is already an access record"
-)
+#: Why an ALB access-log bucket may use SSE-S3. It still needs server access logging: reads of audit logs are
+#: themselves auditable (PCI DSS 10.2.1).
+ALB_LOG_DESTINATION = "ALB access-log destination: Elastic Load Balancing delivers only to SSE-S3 buckets"
 S3_LOG_DESTINATION = (
     "S3 server access-log target: S3 delivers access logs only to SSE-S3 (AES256) default encryption, and AWS "
     "advises against access logging on a target bucket (logs of log deliveries, without end)"
@@ -125,14 +124,44 @@ def db_secret_cmk(r: Resource) -> Iterator[str]:
 
 
 @rule(
-    "db-auto-minor-upgrade",
+    "db-minor-version-owner",
     pci="6.3.3",
-    types=[INSTANCE, CLUSTER_INSTANCE],
-    description="Database instances take minor engine versions (security patches) in the maintenance window",
+    types=[INSTANCE, CLUSTER, CLUSTER_INSTANCE],
+    description="Database minor versions (security patches) have an owner: AWS (automatic minor upgrades on) or the "
+    "code (an exact engine version with automatic upgrades off, moved on through dev and promotion)",
 )
-def db_auto_minor_upgrade(r: Resource) -> Iterator[str]:
-    if r.inputs.get("autoMinorVersionUpgrade") is False:
-        yield "autoMinorVersionUpgrade is false: engine security patches wait for someone to apply them"
+def db_minor_version_owner(r: Resource) -> Iterator[str]:
+    version = r.inputs.get("engineVersion")
+    if r.inputs.get("autoMinorVersionUpgrade") is False and not exact_version(r.inputs.get("engine"), version):
+        yield (
+            f"autoMinorVersionUpgrade is false and engineVersion {version!r} is not an exact version: no one moves "
+            "the database onto security patches. Pin the exact version and upgrade it through config (docs/data.md)"
+        )
+
+
+@rule(
+    "db-enhanced-monitoring-prod",
+    pci="10.7.2, 12.10.5",
+    types=[INSTANCE, CLUSTER_INSTANCE],
+    description="In production, database instances report OS metrics through Enhanced Monitoring (a role and an "
+    "interval), so a failing host shows before its database does",
+)
+def db_enhanced_monitoring(r: Resource) -> Iterator[str]:
+    if r.production and (not _days(r.inputs.get("monitoringInterval")) or not r.inputs.get("monitoringRoleArn")):
+        yield "Enhanced Monitoring is off (monitoringInterval and monitoringRoleArn)"
+
+
+@rule(
+    "deletion-protection-prod",
+    pci="12.10.1",
+    types=[*DATABASES, LOAD_BALANCER],
+    description="In production, databases and load balancers have deletion protection; `invoke destroy --confirm` "
+    "lifts it explicitly before destroying",
+)
+def deletion_protection(r: Resource) -> Iterator[str]:
+    key = "enableDeletionProtection" if r.type == LOAD_BALANCER else "deletionProtection"
+    if r.production and r.inputs.get(key) is not True:
+        yield f"{key} is not true"
 
 
 @rule(
@@ -383,13 +412,14 @@ def s3_encrypted(resources: list[Resource]) -> Iterator[tuple[str, str]]:
 @stack_rule(
     "s3-access-logging",
     pci="10.2.1",
-    description="Every bucket has S3 server access logging to another bucket, except log destinations "
-    "(their reason is written in the rule)",
+    description="Every bucket has S3 server access logging to another bucket (ALB access-log buckets too: reads of "
+    "audit logs are auditable), except S3 server access-log targets (their reason is written in the rule)",
 )
 def s3_access_logging(resources: list[Resource]) -> Iterator[tuple[str, str]]:
     for r in resources:
         if r.type == BUCKET_LOGGING and not _logs_elsewhere(r):
             yield r.name, "the bucket logs to itself (or to no bucket): every delivery would log another one"
+    only_s3_targets = [r for r in resources if r.type != LOAD_BALANCER]  # ALB log buckets are logged too
     yield from missing_companions(
         resources,
         BUCKET,
@@ -397,7 +427,7 @@ def s3_access_logging(resources: list[Resource]) -> Iterator[tuple[str, str]]:
         "bucket",
         _logs_elsewhere,
         "server access logging (BucketLogging to a log bucket)",
-        exempt=_destination_reason(resources),
+        exempt=_destination_reason(only_s3_targets),
     )
 
 

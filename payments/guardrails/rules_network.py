@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from payments.guardrails.engine import Resource, Severity, missing_companions, rule, stack_rule
+from payments.guardrails.engine import Resource, missing_companions, rule, stack_rule
 
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
@@ -83,12 +83,16 @@ def flow_log_all(r: Resource) -> Iterator[str]:
         yield f"trafficType is {r.inputs.get('trafficType')!r}, not 'ALL'"
 
 
+#: Diffie-Hellman groups AWS's tunnels offer that are strong (NIST SP 800-77r1): 2048-bit MODP and up, and the
+#: elliptic-curve groups. AWS's defaults also accept group 2 (1024-bit) in phase 1 and groups 2 and 5 in phase 2.
+STRONG_DH_GROUPS = frozenset({14, 15, 16, 17, 18, 19, 20, 21})
+
+
 @rule(
     "vpn-strong-crypto",
     pci="4.2.1",
-    severity=Severity.ADVISORY,
     types=["aws:ec2/vpnConnection:VpnConnection"],
-    description="Site-to-site VPN tunnels use IKEv2 and AES-256",
+    description="Site-to-site VPN tunnels use IKEv2, AES-256, and pinned strong Diffie-Hellman groups in both phases",
 )
 def vpn_strong(r: Resource) -> Iterator[str]:
     for tunnel in ("tunnel1", "tunnel2"):
@@ -96,6 +100,49 @@ def vpn_strong(r: Resource) -> Iterator[str]:
             yield f"{tunnel} allows IKE versions other than ikev2"
         if r.inputs.get(f"{tunnel}Phase1EncryptionAlgorithms") != ["AES256"]:
             yield f"{tunnel} phase 1 allows ciphers other than AES256"
+        for phase in ("Phase1", "Phase2"):
+            groups = r.inputs.get(f"{tunnel}{phase}DhGroupNumbers")
+            if not groups:
+                yield f"{tunnel} {phase.lower()} leaves the Diffie-Hellman groups to AWS's defaults (weak 2 and 5)"
+            elif weak := sorted({int(g) for g in groups} - STRONG_DH_GROUPS):
+                yield f"{tunnel} {phase.lower()} allows weak Diffie-Hellman group(s) {weak}"
+
+
+#: What VPC Flow Logs needs from its role to publish to CloudWatch Logs (VPC User Guide, "IAM role for publishing
+#: flow logs to CloudWatch Logs"). logs:CreateLogGroup is left out on purpose: the stack owns the log group (KMS key,
+#: retention), and a group the service re-created would have neither.
+FLOW_LOG_ACTIONS = frozenset(
+    {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"}
+)
+
+
+@stack_rule(
+    "flow-log-role-permissions",
+    pci="10.2.1",
+    description="Each flow log's role grants what VPC Flow Logs needs to publish to CloudWatch Logs",
+)
+def flow_log_role_permissions(resources: list[Resource]) -> Iterator[tuple[str, str]]:
+    roles = {key: r for r in resources if r.type == "aws:iam/role:Role" for key in (r.id, r.inputs.get("name")) if key}
+    granted: dict[str, set[str]] = {}
+    for policy in (r for r in resources if r.type == "aws:iam/rolePolicy:RolePolicy"):
+        doc = policy.json("policy")
+        statements = doc.get("Statement") if isinstance(doc, dict) else None
+        for stmt in statements if isinstance(statements, list) else []:
+            actions = stmt.get("Action") if isinstance(stmt, dict) and stmt.get("Effect") == "Allow" else None
+            granted.setdefault(str(policy.inputs.get("role")), set()).update(
+                actions if isinstance(actions, list) else [actions] if isinstance(actions, str) else []
+            )
+    to_logs = [r for r in resources if r.type == FLOW_LOG and r.inputs.get("logDestinationType") in (None,
+                                                                                                  "cloud-watch-logs")]
+    for flow_log in to_logs:
+        arn = str(flow_log.inputs.get("iamRoleArn") or "")
+        role = next((roles[k] for k in (arn.rsplit("/", 1)[-1], arn) if k in roles), None)
+        if role is None:
+            continue  # a role from elsewhere (or unknown in a real preview): not this stack's to check
+        have = set().union(*(granted.get(str(k), set()) for k in (role.id, role.inputs.get("name")) if k))
+        missing = sorted(FLOW_LOG_ACTIONS - have)
+        if missing:
+            yield flow_log.name, f"its role {role.name} lacks {', '.join(missing)} (VPC Flow Logs' documented role)"
 
 
 def _is_public_subnet(subnet: Resource) -> bool:

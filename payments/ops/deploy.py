@@ -29,8 +29,8 @@ from payments.core import contract, stackfiles
 from payments.core.environment import Environment, load_environment
 from payments.core.errors import UserError
 from payments.core.graph import LAYERS, dependents, parse_layers, project_name
-from payments.ops import pulumi_cli, records
-from payments.ops.pulumi_cli import PulumiCli
+from payments.ops import protection, pulumi_cli, records
+from payments.ops.pulumi_cli import PulumiCli, Result
 from payments.ops.records import DeployRecord, RecordStore
 
 SUCCEEDED, FAILED, SKIPPED, UNCHANGED = "succeeded", "failed", "skipped", "unchanged"
@@ -398,11 +398,16 @@ class Orchestrator:
         def work(layer: str) -> LayerResult:
             if self.outputs(layer) is None:
                 return LayerResult(layer, UNCHANGED, f"no stack in {self.env}: nothing to destroy")
-            self.on_event(layer, "running", "destroying")
             log = self.log_path("destroy", layer)
-            run = self.cli.destroy(layer, self.stack(layer), log)
-            result = (LayerResult(layer, SUCCEEDED, "destroyed", log=self._rel(log)) if run.ok
-                      else LayerResult(layer, FAILED, run.last_error(), log=self._rel(log)))
+            lift = self._lift_deletion_protection(layer, log)
+            if lift is not None and not lift.ok:
+                result = LayerResult(layer, FAILED, f"deletion protection not lifted: {lift.last_error()}",
+                                     log=self._rel(log))
+            else:
+                self.on_event(layer, "running", "destroying")
+                run = self.cli.destroy(layer, self.stack(layer), log)
+                result = (LayerResult(layer, SUCCEEDED, "destroyed", log=self._rel(log)) if run.ok
+                          else LayerResult(layer, FAILED, run.last_error(), log=self._rel(log)))
             result.finished = records.now()
             self._record(layer, "destroy", result)
             return result
@@ -411,6 +416,15 @@ class Orchestrator:
         results = self._run_graph(readers, order, work,
                                   lambda name, origin: f"not run: '{origin}', which reads it, was not destroyed")
         return self._finish(report, results, order, t0)
+
+    def _lift_deletion_protection(self, layer: str, log: Path) -> Result | None:
+        """Turn deletion protection off on the layer's protected resources (a targeted update), if it is on."""
+        spec = protection.protected(layer, self.env, self.root)
+        if spec is None:
+            return None
+        self.on_event(layer, "running", "lifting deletion protection")
+        with protection.lifted_config(layer, self.env, self.root, spec) as config_file:
+            return self.cli.up_targets(layer, self.stack(layer), config_file, spec.targets(), log)
 
     # --- outputs ---------------------------------------------------------------------------------
 

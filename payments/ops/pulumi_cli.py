@@ -217,6 +217,14 @@ class PulumiCli:
             args.append("--diff")
         return self._run(layer, args, log)
 
+    def up_targets(self, layer: str, stack: str, config_file: Path, targets: list[str],
+                   log: Path | None = None) -> Result:
+        """A targeted ``pulumi up``: only the resources matching `targets` change, with config from `config_file`."""
+        args = ["up", "--yes", "--stack", stack, "--config-file", str(config_file)]
+        for target in targets:
+            args += ["--target", target]
+        return self._run(layer, [*args, "--suppress-progress"], log)
+
     def destroy(self, layer: str, stack: str, log: Path | None = None) -> Result:
         return self._run(layer, ["destroy", "--yes", "--stack", stack, "--suppress-progress"], log)
 

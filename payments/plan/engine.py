@@ -30,9 +30,11 @@ from payments.core.errors import UserError
 from payments.core.graph import LAYERS, deploy_order, project_name, upstream_closure
 from payments.guardrails import engine as guardrails
 from payments.plan import fabricate
+from payments.reachability import intent as reachability
 
 SECRET = "[secret]"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+STACK = "pulumi:pulumi:Stack"
 
 
 @dataclasses.dataclass
@@ -46,9 +48,12 @@ class PlannedResource:
     custom: bool
     protect: bool = False
     retain_on_delete: bool = False
+    #: input paths whose changes the engine ignores (`ignore_changes`), as the guardrails need them
+    ignore_changes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name, "inputs": self.inputs}
+        # id and urn let outside tools follow links between resources (an input holding another's id).
+        return {"type": self.type, "name": self.name, "id": self.id, "urn": self.urn, "inputs": self.inputs}
 
 
 @dataclasses.dataclass
@@ -61,6 +66,8 @@ class LayerPlan:
     secret_outputs: list[str]
     reads: list[tuple[str, str]]  #: (upstream, output) this layer read
     findings: list[guardrails.Finding]
+    #: the layer's config as the program saw it (bare keys, overrides applied; never written out)
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,10 +88,13 @@ class LayerPlan:
 class Plan:
     env: str
     layers: list[LayerPlan]
+    #: which flows the planned network lets through (None when the network layer is not planned)
+    reachability: reachability.Verdict | None = None
 
     @property
     def findings(self) -> list[guardrails.Finding]:
-        return [f for layer in self.layers for f in layer.findings]
+        network = self.reachability.findings() if self.reachability else []
+        return [f for layer in self.layers for f in layer.findings] + network
 
     @property
     def mandatory(self) -> list[guardrails.Finding]:
@@ -94,11 +104,14 @@ class Plan:
         return next(lp for lp in self.layers if lp.name == name)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "env": self.env,
             "layers": [lp.as_dict() for lp in self.layers],
             "findings": [f.as_dict() for f in self.findings],
         }
+        if self.reachability is not None:
+            out["reachability"] = self.reachability.as_dict()
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2, sort_keys=False)
@@ -132,13 +145,23 @@ def unwrap(value: Any) -> Any:
     return value
 
 
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    """What the monitor knows of a registration beyond its inputs: the engine's URN and the options rules read."""
+
+    urn: str = ""
+    protect: bool = False
+    retain_on_delete: bool = False
+    ignore_changes: tuple[str, ...] = ()
+
+
 class PlanMocks(sdk_mocks.Mocks):
     def __init__(self, env: Environment, upstream: dict[str, LayerPlan]) -> None:
         self.env = env
         self.refs = {lp.stack: lp for lp in upstream.values()}
         self.recorded: list[PlannedResource] = []
-        #: resource options of the registration in flight (set by PlanMonitor)
-        self.options: tuple[bool, bool] = (False, False)
+        #: the registration in flight on this thread (set by PlanMonitor; the SDK registers from a thread pool)
+        self.pending = threading.local()
 
     def new_resource(self, args: sdk_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -154,18 +177,20 @@ class PlanMocks(sdk_mocks.Mocks):
             )
         else:
             rid, state = fabricate.state(args.typ, args.name, unwrap(inputs), self.env.region, self.env.name)
-        urn = f"urn:pulumi:{self.env.name}::{args.name}::{args.typ}"
+        reg: Registration = getattr(self.pending, "value", None) or Registration()
         self.recorded.append(
             PlannedResource(
                 args.typ,
                 args.name,
-                urn,
+                reg.urn,
                 rid,
                 sanitize(inputs),
                 args.provider or None,
                 # reads (StackReference, `get`) arrive with an id and are custom resources too
                 bool(args.custom or args.resource_id),
-                *self.options,
+                reg.protect,
+                reg.retain_on_delete,
+                reg.ignore_changes,
             )
         )
         return rid, state
@@ -175,8 +200,8 @@ class PlanMocks(sdk_mocks.Mocks):
 
 
 class PlanMonitor(sdk_mocks.MockMonitor):
-    """The SDK's mock monitor, also capturing `protect` and `retain_on_delete` (guardrails need them), and the
-    event loops its calls run on.
+    """The SDK's mock monitor, also capturing each resource's URN as the engine builds it and the options the
+    guardrails read (`protect`, `retain_on_delete`, `ignore_changes`), and the event loops its calls run on.
 
     The SDK's monitor gives each executor thread that calls it a new event loop and never closes it; futures of
     the plan keep those loops alive until interpreter exit, where one finalized after its sockets prints
@@ -201,10 +226,29 @@ class PlanMonitor(sdk_mocks.MockMonitor):
             if not loop.is_running():
                 loop.close()
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN the engine gives: the type is qualified by every ancestor's type, the stack excluded.
+
+        (The SDK's mock keeps only the parent's last type and the stack's, so targets built from it would miss.)
+        """
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != STACK:
+                type_ = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         self._track_loop()
-        self.mocks.options = (bool(getattr(request, "protect", False)), bool(getattr(request, "retainOnDelete", False)))
-        return super().RegisterResource(request)
+        self.mocks.pending.value = Registration(
+            self.make_urn(request.parent, request.type, request.name),
+            bool(getattr(request, "protect", False)),
+            bool(getattr(request, "retainOnDelete", False)),
+            tuple(getattr(request, "ignoreChanges", ()) or ()),
+        )
+        try:
+            return super().RegisterResource(request)
+        finally:
+            self.mocks.pending.value = None
 
     def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         self._track_loop()
@@ -212,7 +256,11 @@ class PlanMonitor(sdk_mocks.MockMonitor):
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         self._track_loop()
-        return super().ReadResource(request)
+        self.mocks.pending.value = Registration(self.make_urn(request.parent, request.type, request.name))
+        try:
+            return super().ReadResource(request)
+        finally:
+            self.mocks.pending.value = None
 
 
 def _quiet_user_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -321,6 +369,7 @@ def plan_layer(
         secret_outputs=[k for k, s in secrets.items() if s],
         reads=reads,
         findings=[],
+        config={key.split(":", 1)[1]: v for key, v in values_in.items() if key.startswith(f"{project_name(layer)}:")},
     )
     plan.findings = guardrails.evaluate(guardrail_view(plan, env))
     return plan
@@ -359,6 +408,7 @@ def guardrail_view(plan: LayerPlan, env: Environment) -> list[guardrails.Resourc
                 id=r.id,
                 protect=r.protect,
                 retain_on_delete=r.retain_on_delete,
+                ignore_changes=r.ignore_changes,
             )
         )
     return view
@@ -390,4 +440,16 @@ def plan_environment(
         )
         if progress:
             progress(layer, "done")
-    return Plan(env=env_name, layers=[planned[name] for name in deploy_order(needed) if name in wanted])
+    result = Plan(env=env_name, layers=[planned[name] for name in deploy_order(needed) if name in wanted])
+    result.reachability = check_reachability(env, planned)
+    return result
+
+
+def check_reachability(env: Environment, planned: dict[str, LayerPlan]) -> reachability.Verdict | None:
+    """The intent table over every planned layer's resources (upstreams included): None without a network."""
+    network = planned.get("network")
+    if network is None:
+        return None
+    resources = [r for lp in planned.values() for r in lp.resources]
+    data_subnets = network.values.get("dataSubnetIds") or []
+    return reachability.check(env.name, resources, network.config, env.region, data_subnets)

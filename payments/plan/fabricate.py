@@ -39,6 +39,19 @@ ID_PREFIX = {
 }
 
 
+#: AWS-managed prefix lists the programs look up, by name: (id, entries). Stand-ins: the real lists hold more
+#: ranges and change over time; the reachability model treats an address as "in the list" by these entries.
+PREFIX_LISTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "com.amazonaws.us-east-1.s3": ("pl-63a5400a", ("52.216.0.0/15",)),
+    "com.amazonaws.global.cloudfront.origin-facing": ("pl-3b927c52", ("130.176.0.0/17", "64.252.64.0/18")),
+}
+
+
+def prefix_list(name: str) -> tuple[str, tuple[str, ...]]:
+    """(id, entries) of a managed prefix list by name; unknown names get a deterministic id and no entries."""
+    return PREFIX_LISTS.get(name, (f"pl-{digest('prefix-list', name, length=8)}", ()))
+
+
 def digest(*parts: str, length: int = 17) -> str:
     return hashlib.sha256("::".join(parts).encode()).hexdigest()[:length]
 
@@ -112,6 +125,35 @@ def _log_group(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict
 def _iam_arn(token: str, rid: str, inputs: dict[str, Any]) -> str:
     kind = {"Role": "role", "Policy": "policy", "InstanceProfile": "instance-profile"}[split_token(token)[2]]
     return arn("iam", f"{kind}/{inputs.get('name', rid)}", "", global_service=True)
+
+
+@extra("aws:iam/serviceLinkedRole:ServiceLinkedRole")
+def _service_linked_role(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    # IAM names it AWSServiceRoleFor<Service>[_<suffix>] under aws-service-role/<service>/ (Auto Scaling's form;
+    # each service documents its own role name).
+    service = str(inputs.get("awsServiceName", ""))
+    base = {"autoscaling.amazonaws.com": "AWSServiceRoleForAutoScaling"}.get(service, f"AWSServiceRoleFor{rid}")
+    role = f"{base}_{inputs['customSuffix']}" if inputs.get("customSuffix") else base
+    path = f"/aws-service-role/{service}/"
+    return {"name": role, "path": path, "arn": arn("iam", f"role{path}{role}", "", global_service=True)}
+
+
+# --- network layer ------------------------------------------------------------
+
+
+@extra("aws:ec2/eip:Eip")
+def _eip(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    # The allocation id is what a NAT gateway names (allocationId); without it the EIP -> NAT link is lost.
+    h = int(digest(name, "ip", length=4), 16)
+    return {"allocationId": rid, "publicIp": f"198.18.{h >> 8}.{h & 0xFF}", "domain": inputs.get("domain", "vpc")}
+
+
+@extra("aws:ec2/vpcEndpoint:VpcEndpoint")
+def _vpc_endpoint(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    # A gateway endpoint routes to its service's prefix list; the same list security group rules name.
+    if inputs.get("vpcEndpointType") == "Gateway":
+        return {"prefixListId": prefix_list(str(inputs.get("serviceName")))[0]}
+    return {}
 
 
 @extra("aws:s3/bucket:Bucket")
@@ -219,9 +261,16 @@ def call(token: str, args: dict[str, Any], region: str) -> dict[str, Any]:
     if token == "aws:elb/getServiceAccount:getServiceAccount":
         return {"arn": f"arn:aws:iam::{ELB_ACCOUNT_ID}:root", "id": ELB_ACCOUNT_ID}
     if token == "aws:ec2/getPrefixList:getPrefixList":
-        return {"id": "pl-63a5400a", "name": args.get("name"), "cidrBlocks": ["52.216.0.0/15"]}
+        pl_id, entries = prefix_list(str(args.get("name")))
+        return {"id": pl_id, "prefixListId": pl_id, "name": args.get("name"), "cidrBlocks": list(entries)}
     if token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
-        return {"id": "pl-3b927c52", "name": args.get("name"), "maxEntries": 55}
+        pl_id, entries = prefix_list(str(args.get("name")))
+        return {
+            "id": pl_id,
+            "name": args.get("name"),
+            "maxEntries": 55,
+            "entries": [{"cidr": cidr, "description": ""} for cidr in entries],
+        }
     if token == "aws:ssm/getParameter:getParameter":
         return {"name": args.get("name"), "value": "ami-0abcdef1234567890", "type": "String", "id": args.get("name")}
     fn = CALLS.get(token)

@@ -1,4 +1,5 @@
-"""Printing an offline plan: per-layer resource counts, outputs and guardrail findings; or the plan as JSON.
+"""Printing an offline plan: per-layer resource counts, outputs, the reachability verdict and guardrail findings; or
+the plan as JSON.
 
 Tables are :class:`payments.ops.console.Rows`: nothing is shortened, so an output's full ARN can be copied from it.
 """
@@ -9,9 +10,11 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from payments.ops.console import Rows, plural, styled
 from payments.plan.engine import LayerPlan, Plan
+from payments.reachability import intent as reachability
 
 SEVERITY_STYLE = {"mandatory": "red", "advisory": "yellow"}
 
@@ -67,12 +70,30 @@ def document(plan: Plan) -> dict[str, Any]:
     return {**plan.as_dict(), "summary": counts(plan)}
 
 
+def reachability_table(plan: Plan) -> Rows:
+    """Each intended flow: proven (must work), refused (must not), violated (a finding) or not applicable."""
+    verdict = plan.reachability
+    assert verdict is not None
+    table = Rows(f"reachability (not modelled: {reachability.NOT_MODELLED})",
+                 [("flow", "key"), ("intent", "key"), ("verdict", "key"), ("path, refusing hop or reason", "value")],
+                 stack=True)
+    style = {"proven": "green", "refused": "green", "violated": "red"}
+    for c in verdict.checks:
+        table.add_row(c.flow, "must work" if c.intent.must else "must not",
+                      styled(c.status, style.get(c.status, "dim")), c.detail)
+    return table
+
+
 def show(plan: Plan, console: Console, *, quiet: bool = False) -> None:
     """Every layer's resources and outputs (not with `quiet`), the findings, and the summary line."""
     if not quiet:
         for lp in plan.layers:
             console.print(layer_table(lp))
             console.print(outputs_table(lp))
+    if plan.reachability is not None:
+        if not quiet:
+            console.print(reachability_table(plan))
+        console.print(Text(plan.reachability.summary()))
     if plan.findings:
         console.print(findings_table(plan))
     console.print(summary(plan))

@@ -12,6 +12,9 @@ Environment:
   FAKE_PULUMI_SLEEP    per-layer seconds for up/preview/destroy: ``network=0.3,data=1.2``
   FAKE_PULUMI_OUTPUTS  JSON with each layer's outputs after ``up``: an ``invoke plan --out`` file
                        (``{"layers": [{"name": ..., "outputs": {...}}]}``) or ``{"network": {...}}``
+
+Like AWS, it refuses to ``destroy`` a stack whose last ``up`` ran with a ``<project>:deletionProtection: true``
+config (from ``--config-file`` when given, else ``Pulumi.<stack>.yaml``): the protection must be lifted first.
 """
 
 from __future__ import annotations
@@ -200,6 +203,17 @@ def fails(layer: str, command: str) -> bool:
     return layer in wanted or f"{layer}:{command}" in wanted
 
 
+def deletion_protection(cwd: Path, name: str, config_file: str | bool | None) -> bool:
+    """Whether the config an ``up`` runs with turns deletion protection on (any layer key of that name)."""
+    path = (cwd / config_file) if isinstance(config_file, str) else cwd / f"Pulumi.{name}.yaml"
+    if not path.is_file():
+        if isinstance(config_file, str):
+            raise CliError(f"could not read config file {path}: open {path}: no such file or directory")
+        return False
+    found = re.findall(r"^\s*[\w-]+:deletionProtection:\s*(\S+)", path.read_text(), re.MULTILINE)
+    return any(value.strip("'\"").lower() == "true" for value in found)
+
+
 def outputs_for(layer: str, project: str) -> dict:
     source = os.environ.get("FAKE_PULUMI_OUTPUTS")
     if source and Path(source).is_file():
@@ -271,11 +285,16 @@ def run(argv: list[str], cwd: Path, note: dict) -> int:
         print(f"Previewing update ({name}):\n    pulumi:pulumi:Stack {project}-{name}\nResources:\n    + 1 to create")
         return 0
     if command == "up":
+        protected = deletion_protection(cwd, name, flag(flags, "--config-file"))
+        note["deletionProtection"] = protected
         state.update(outputs=outputs_for(layer, project), resources=state.get("resources", 0) or 1,
-                     updates=state.get("updates", 0) + 1)
+                     updates=state.get("updates", 0) + 1, deletionProtection=protected)
         save(path, state)
         print(f"Updating ({name}):\nOutputs:\n" + "\n".join(f"    {k}: {v!r}" for k, v in state["outputs"].items()))
         return 0
+    if state.get("deletionProtection"):  # destroy: what AWS answers for a protected database or load balancer
+        raise CliError(f"deleting {project}: resources have deletion protection enabled (InvalidParameterCombination: "
+                       "Cannot delete protected DB Cluster, please disable deletion protection and try again)")
     state.update(outputs={}, resources=0)  # destroy
     save(path, state)
     print(f"Destroying ({name}):\nThe resources in the stack have been deleted")

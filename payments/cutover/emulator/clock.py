@@ -74,6 +74,14 @@ class Clock:
         with self._cv:
             return self._epoch + datetime.timedelta(seconds=self._elapsed)
 
+    def describe(self) -> str:
+        """The scheduler's state, for a report of a run that did not finish."""
+        with self._cv:
+            return (
+                f"virtual +{self._elapsed:.1f}s, {self._busy} busy, running {self._slot}, "
+                f"queued {list(self._runnable)}, {len(self._wakeups)} sleeper(s), {len(self._timers)} timer(s)"
+            )
+
     # --- executions ----------------------------------------------------------------------------------------
 
     def started(self, key: str | None = None) -> None:
@@ -142,6 +150,7 @@ class Clock:
             runner = getattr(self._local, "ident", None)
             if runner is not None and self._slot == runner:
                 self._slot = None  # asleep: another execution may run
+                self._cv.notify_all()
             self._advance()
             while ident not in self._woken and awake():
                 if not self._cv.wait(timeout=STALL_SECONDS):

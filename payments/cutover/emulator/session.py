@@ -68,7 +68,10 @@ class Session:
         """Block until no execution runs and none is about to: what one set off (the safety net) has ended too."""
         with self._lock:
             if not self._quiet.wait_for(lambda: not self._running and not self.events.pending, timeout):
-                raise TimeoutError(f"executions still running after {timeout:.0f} real seconds: {self._running}")
+                raise TimeoutError(
+                    f"executions still running after {timeout:.0f} real seconds: {self._running} "
+                    f"({self.clock.describe()})"
+                )
 
     def poke(self) -> None:
         """Something :meth:`settle` waits on changed."""

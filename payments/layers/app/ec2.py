@@ -29,17 +29,12 @@ AMI_PARAMETERS = {
 ROOT_DEVICE = "/dev/xvda"
 
 
-def autoscaling_key_statement(account_id: str) -> dict[str, Any]:
-    """Lets the Auto Scaling service-linked role launch instances with volumes encrypted by the key.
-
-    The role must exist when the key policy is written (it does once the account has used Auto Scaling;
-    otherwise: aws iam create-service-linked-role --aws-service-name autoscaling.amazonaws.com).
-    """
-    service_role = "role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+def autoscaling_key_statement(role_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """Lets the group's Auto Scaling service-linked role launch instances with volumes encrypted by the key."""
     return {
         "Sid": "AutoScalingEncryptedVolumes",
         "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{account_id}:{service_role}"},
+        "Principal": {"AWS": role_arn},
         "Action": [
             "kms:Encrypt",
             "kms:Decrypt",
@@ -73,6 +68,18 @@ class AutoScalingApp(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         cfg, n, access = args.settings, args.namer, args.access
 
+        # KMS refuses a key policy whose principal does not exist, and the account's default Auto Scaling role
+        # (AWSServiceRoleForAutoScaling) exists only after its first Auto Scaling group, which needs this key.
+        # The stack creates its own role instead, with a custom suffix (AWSServiceRoleForAutoScaling_payments-<env>):
+        # it cannot collide with the default role or another environment's ("has been taken"), and destroy deletes
+        # only this one, after the group that uses it; the key policy's reference makes the key wait for it.
+        self.service_role = aws.iam.ServiceLinkedRole(
+            f"{name}-service-role",
+            aws_service_name="autoscaling.amazonaws.com",
+            custom_suffix=f"payments-{n.suffix}",
+            description=f"Auto Scaling of the payments application ({n.suffix}): launches its encrypted volumes",
+            opts=child,
+        )
         self.volume_key = Key(
             f"{name}-ebs-key",
             KeyArgs(
@@ -81,7 +88,7 @@ class AutoScalingApp(pulumi.ComponentResource):
                 account_id=access.account_id,
                 region=access.region,
                 via_services=("ec2",),  # operators' snapshots and restores of the volumes
-                service_statements=[autoscaling_key_statement(access.account_id)],
+                service_statements=[autoscaling_key_statement(self.service_role.arn)],
             ),
             opts=child,
         )
@@ -171,6 +178,7 @@ class AutoScalingApp(pulumi.ComponentResource):
                 id=self.launch_template.id, version=self.launch_template.latest_version.apply(str)
             ),
             target_group_arns=[args.target_group_arn],
+            service_linked_role_arn=self.service_role.arn,
             health_check_type="ELB",
             health_check_grace_period=cfg.health_check_grace_seconds,
             default_instance_warmup=cfg.health_check_grace_seconds,
@@ -186,19 +194,16 @@ class AutoScalingApp(pulumi.ComponentResource):
                 aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
                 aws.autoscaling.Metric.GROUP_TOTAL_INSTANCES,
             ],
+            # The group's own tags, inline: aws.autoscaling.Tag on a group this program manages is a perpetual
+            # diff (its SDK docs; the asg-tags-inline guardrail). Instances and volumes get theirs from the launch
+            # template at launch (no gap), so these need not propagate.
+            tags=[
+                aws.autoscaling.GroupTagArgs(key=key, value=value, propagate_at_launch=False)
+                for key, value in tags.items()
+            ],
             # Autoscaling owns the running capacity once the group exists.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
         )
-        # The group's own tags. Instances and volumes get theirs from the launch template at launch (no gap),
-        # so these need not propagate. Separate resources because the shared required-tags guardrail reads
-        # `tags` as a map and the group's inline tags are a list.
-        for key, value in args.tags.items():
-            aws.autoscaling.Tag(
-                f"{name}-tag-{key.lower()}",
-                autoscaling_group_name=self.group.name,
-                tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
-                opts=child,
-            )
         aws.autoscaling.Policy(
             f"{name}-cpu",
             name=n("asg-app-cpu"),

@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from payments.components.logs import insights_log_group, log_group
 from payments.core.naming import Kind, Namer
 from payments.layers.app import roles
 from payments.layers.app.container import CONTAINER_NAME, SCRATCH_VOLUME, container_definitions
@@ -38,6 +39,8 @@ class FargateArgs:
     security_group_id: pulumi.Input[str]
     #: pool -> target group ARN, already gated on the listener (see gated_target_groups in __main__)
     target_group_arns: dict[str, pulumi.Input[str]]
+    #: the network layer's CloudWatch Logs key: Container Insights' log group uses it too
+    logs_key_arn: pulumi.Input[str]
 
 
 class FargateServices(pulumi.ComponentResource):
@@ -46,11 +49,21 @@ class FargateServices(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         cfg, n, access = args.settings, args.namer, args.access
 
+        cluster_name = n("cluster", Kind.ECS)
+        # Container Insights writes performance events to this group; AWS would create it unencrypted and keep it
+        # forever. Owning it first gives it the logs key and the PCI retention (as the data layer does for RDS).
+        self.insights_logs = log_group(
+            f"{name}-insights-logs",
+            insights_log_group(cluster_name),
+            args.logs_key_arn,
+            cfg.log_retention_days,
+            opts=child,
+        )
         self.cluster = ecs.Cluster(
             name,
-            name=n("cluster", Kind.ECS),
+            name=cluster_name,
             settings=[ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.insights_logs]),
         )
         self.execution_role = roles.role(
             f"{name}-execution",

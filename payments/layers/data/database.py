@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from payments.components import iam
 from payments.components.logs import log_group
 from payments.core.naming import Kind, Namer
 from payments.layers.data.settings import DataSettings, Engine
@@ -29,6 +30,8 @@ LOG_EXPORTS = ("audit", "error", "slowquery")
 #: Aurora's cluster endpoint and any instance may become the writer after a failover;
 #: tier 0 is the preferred failover target.
 WRITER_TIER, READER_TIER = 0, 1
+#: AWS's managed policy for the Enhanced Monitoring role (writes OS metrics to CloudWatch Logs' RDSOSMetrics).
+MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 
 
 @dataclasses.dataclass
@@ -42,6 +45,7 @@ class DatabaseArgs:
     #: the network layer's CloudWatch Logs key (every layer's log groups use it)
     logs_key_arn: pulumi.Input[str]
     namer: Namer
+    account_id: str
 
 
 class Database(pulumi.ComponentResource):
@@ -85,6 +89,7 @@ class Database(pulumi.ComponentResource):
             )
             for log in LOG_EXPORTS
         ]
+        self.monitoring_role = self._monitoring_role() if cfg.monitoring_interval_seconds else None
         if cfg.engine is Engine.AURORA_MYSQL:
             self._aurora()
         else:
@@ -132,7 +137,37 @@ class Database(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             # Major upgrades are a planned change, never a side effect of `pulumi up`.
             allow_major_version_upgrade=False,
+            **self._pinned_version(),
         )
+
+    @staticmethod
+    def _pinned_version() -> dict[str, Any]:
+        """The engine version is pinned exactly and moved only through config, tested in dev then promoted: AWS's
+        automatic minor upgrades stay off (AWS recommends so for LTS releases such as Aurora MySQL 3.10), so the
+        next deploy never plans a downgrade from a version AWS chose (pulumi-aws#5756). docs/data.md."""
+        return {"auto_minor_version_upgrade": False}
+
+    def _monitoring_role(self) -> aws.iam.Role:
+        """The role Enhanced Monitoring assumes to write OS metrics (AWS's managed policy for it)."""
+        n = self._args.namer
+        role = aws.iam.Role(
+            f"{self._name}-monitoring-role",
+            name=n("role-rds-monitoring", Kind.IAM_ROLE),
+            assume_role_policy=iam.service_trust("monitoring.rds.amazonaws.com", source_account=self._args.account_id),
+            opts=self._child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{self._name}-monitoring-policy", role=role.name, policy_arn=MONITORING_POLICY, opts=self._child
+        )
+        return role
+
+    def _monitoring(self) -> dict[str, Any]:
+        if self.monitoring_role is None:
+            return {"monitoring_interval": 0}
+        return {
+            "monitoring_interval": self._args.settings.monitoring_interval_seconds,
+            "monitoring_role_arn": self.monitoring_role.arn,
+        }
 
     def _insights(self) -> dict[str, Any]:
         cfg = self._args.settings
@@ -208,11 +243,12 @@ class Database(pulumi.ComponentResource):
                 availability_zone=self._zone(i),
                 db_subnet_group_name=self.subnet_group.name,
                 publicly_accessible=False,
-                auto_minor_version_upgrade=True,
                 promotion_tier=WRITER_TIER if i == 0 else READER_TIER,
                 copy_tags_to_snapshot=True,
                 preferred_maintenance_window=cfg.maintenance_window,
+                **self._pinned_version(),
                 **self._insights(),
+                **self._monitoring(),
                 opts=self._child,
             )
             for i in range(1 + cfg.reader_count)
@@ -280,9 +316,9 @@ class Database(pulumi.ComponentResource):
             option_group_name=self.option_group.name,
             backup_window=cfg.backup_window,
             maintenance_window=cfg.maintenance_window,
-            auto_minor_version_upgrade=True,
             **self._common(),
             **self._insights(),
+            **self._monitoring(),
             opts=self._depends(),
         )
         self.instances = [self.instance]

@@ -29,7 +29,9 @@ MAX_CONTINUOUS_DAYS = 35
 ACCOUNT_ID_LENGTH = 12
 
 _AURORA_VERSION = re.compile(r"^8\.0\.mysql_aurora\.3\.(\d+)\.(\d+)$")
-_MYSQL_VERSION = re.compile(r"^8\.0(\.\d+)?$")
+_MYSQL_VERSION = re.compile(r"^8\.0\.\d+$")
+#: Enhanced Monitoring granularities RDS accepts (0: off).
+MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _PATH = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
 _PARAM_KEY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
@@ -50,10 +52,14 @@ class DataSettings:
     aurora_engine_version: str = setting(
         "8.0.mysql_aurora.3.10.0",
         promotable=True,
-        doc="Aurora MySQL 3 version (engine aurora-mysql); 3.10 is an LTS release",
+        doc="exact Aurora MySQL 3 version (engine aurora-mysql); 3.10 is an LTS release. Automatic minor upgrades "
+        "are off: a new version is set here, tested in dev and promoted",
     )
     mysql_engine_version: str = setting(
-        "8.0", promotable=True, doc="RDS MySQL version (engine mysql); '8.0' follows the latest 8.0 minor"
+        "8.0.42",
+        promotable=True,
+        doc="exact RDS MySQL 8.0 version (engine mysql); automatic minor upgrades are off: a new version is set "
+        "here, tested in dev and promoted",
     )
     min_capacity: float = setting(
         0.5, minimum=0, maximum=256, doc="Serverless v2 minimum ACUs (0 pauses when idle, 3.08+)"
@@ -86,7 +92,12 @@ class DataSettings:
         promotable=True,
         doc="weekly maintenance window (minor upgrades), UTC ddd:hh:mm-ddd:hh:mm",
     )
-    deletion_protection: bool = setting(False, doc="refuse to delete the database (off so stacks stay destroyable)")
+    deletion_protection: bool = setting(
+        False, doc="refuse to delete the database (on in production; `invoke destroy --confirm <env>` lifts it first)"
+    )
+    monitoring_interval_seconds: int = setting(
+        0, doc="Enhanced Monitoring (OS metrics) every N seconds: 0 (off), 1, 5, 10, 15, 30 or 60"
+    )
     skip_final_snapshot: bool = setting(False, doc="destroy without a final snapshot (dev only; prod keeps one)")
     performance_insights: bool = setting(False, doc="Performance Insights, encrypted with the layer key")
     performance_insights_retention_days: int = setting(
@@ -130,6 +141,12 @@ class DataSettings:
     )
 
     def check(self, where: str) -> None:
+        if self.monitoring_interval_seconds not in MONITORING_INTERVALS:
+            raise ConfigError(
+                f"{where}:monitoringIntervalSeconds",
+                f"{self.monitoring_interval_seconds} is not an Enhanced Monitoring interval",
+                f"use one of {', '.join(map(str, MONITORING_INTERVALS))}",
+            )
         if self.engine is Engine.AURORA_MYSQL:
             match = _AURORA_VERSION.match(self.aurora_engine_version)
             if not match:
@@ -160,8 +177,9 @@ class DataSettings:
             if not _MYSQL_VERSION.match(self.mysql_engine_version):
                 raise ConfigError(
                     f"{where}:mysqlEngineVersion",
-                    f"'{self.mysql_engine_version}' is not a MySQL 8.0 version",
-                    "write 8.0 (latest minor) or e.g. 8.0.40",
+                    f"'{self.mysql_engine_version}' is not an exact MySQL 8.0 version (automatic minor upgrades are "
+                    "off, so the version is pinned)",
+                    "write the exact version, e.g. 8.0.42",
                 )
             if not self.instance_class.startswith("db.") or self.instance_class == "db.serverless":
                 raise ConfigError(

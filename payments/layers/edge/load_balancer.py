@@ -16,7 +16,13 @@ import ipaddress
 import pulumi
 import pulumi_aws as aws
 
-from payments.components.buckets import Lifecycle, SecureBucket, SecureBucketArgs
+from payments.components.buckets import (
+    AccessLogs,
+    Lifecycle,
+    SecureBucket,
+    SecureBucketArgs,
+    access_log_delivery_statement,
+)
 from payments.core.errors import ConfigError
 from payments.core.naming import Kind, Namer
 from payments.layers.edge.settings import POOLS, BackendProtocol, TargetType
@@ -76,8 +82,25 @@ class LoadBalancer(pulumi.ComponentResource):
         n = args.namer
 
         # ALB access logs accept SSE-S3 only; the bucket policy lets exactly the regional ELB account write,
-        # and only under this account's log prefix.
+        # and only under this account's log prefix. Reads of those logs are audited too (PCI DSS 10.2.1): the bucket
+        # writes S3 server access logs into a second bucket (SSE-S3 as well, the only encryption S3 log delivery
+        # accepts; a log target has no access logging of its own, as AWS advises).
         bucket_name = n.bucket("alb-logs", args.account_id)
+        audit_name = n.bucket("alb-logs-access", args.account_id)
+        self.logs_access = SecureBucket(
+            f"{name}-logs-access",
+            SecureBucketArgs(
+                bucket_name=audit_name,
+                kms_key_arn=None,
+                lifecycle=Lifecycle(expire_days=args.access_log_retention_days),
+                policy_statements=[
+                    access_log_delivery_statement(
+                        "S3ServerAccessLogs", audit_name, f"{LOG_PREFIX}/", bucket_name, args.account_id
+                    )
+                ],
+            ),
+            opts=child,
+        )
         self.logs = SecureBucket(
             f"{name}-logs",
             SecureBucketArgs(
@@ -93,6 +116,7 @@ class LoadBalancer(pulumi.ComponentResource):
                         "Resource": f"arn:aws:s3:::{bucket_name}/{LOG_PREFIX}/AWSLogs/{args.account_id}/*",
                     }
                 ],
+                access_logs=AccessLogs(target=self.logs_access, prefix=f"{LOG_PREFIX}/"),
             ),
             opts=child,
         )

@@ -123,7 +123,7 @@ class EdgeSettings:
     )
     idle_timeout_seconds: int = setting(60, minimum=1, maximum=4000, doc="ALB idle connection timeout")
     deletion_protection: bool = setting(
-        False, doc="ALB deletion protection; true blocks `invoke destroy` until it is turned off again"
+        False, doc="ALB deletion protection (on in production; `invoke destroy --confirm <env>` lifts it first)"
     )
     access_log_retention_days: int = setting(
         400, minimum=365, maximum=3650, doc="days ALB access logs are kept in S3 (PCI DSS 10.5.1: >= 365)"

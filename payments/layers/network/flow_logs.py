@@ -19,6 +19,7 @@ class FlowLogsArgs:
     retention_days: int
     namer: Namer
     account_id: str
+    region: str
 
 
 class FlowLogs(pulumi.ComponentResource):
@@ -32,10 +33,18 @@ class FlowLogs(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             name=n("role-vpc-flow-logs", Kind.IAM_ROLE),
-            assume_role_policy=iam.service_trust("vpc-flow-logs.amazonaws.com", source_account=args.account_id),
+            # Confused-deputy guard as the VPC User Guide gives it: this account's flow logs only.
+            assume_role_policy=iam.service_trust(
+                "vpc-flow-logs.amazonaws.com",
+                source_account=args.account_id,
+                source_arn=f"arn:aws:ec2:{args.region}:{args.account_id}:vpc-flow-log/*",
+            ),
             opts=child,
         )
-        # Delivery needs to write into exactly this log group and its streams.
+        # What the VPC User Guide's flow-log role grants ("IAM role for publishing flow logs to CloudWatch Logs"),
+        # scoped: writes into exactly this log group and its streams; DescribeLogGroups takes no resource but "*".
+        # logs:CreateLogGroup is left out: the stack owns the group (key, retention); a group the service would
+        # re-create after a deletion would have neither, so delivery should fail loudly instead.
         aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
@@ -43,7 +52,9 @@ class FlowLogs(pulumi.ComponentResource):
                 iam.allow(
                     ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                     [self.log_group.arn, pulumi.Output.concat(self.log_group.arn, ":*")],
-                )
+                    sid="DeliverToTheGroup",
+                ),
+                iam.allow(["logs:DescribeLogGroups"], "*", sid="FindTheGroup"),
             ),
             opts=child,
         )

@@ -5,7 +5,11 @@ The segmentation (PCI DSS 1.2, 1.3, 1.4) reads top to bottom:
     clients --443/80--> alb --app_port--> app --3306--> db <--3306-- dms
     alb --on_prem_app_port--> on-prem app servers (legacy pool, over the VPN)
     dms --on_prem_db_port--> on-prem MySQL (DMS source, over the VPN)
-    app/dms --443--> endpoints (VPC interface endpoints)
+    app --on_prem_db_port--> on-prem MySQL (the writer until the database switchover, over the VPN)
+    app/dms --443--> endpoints (VPC interface endpoints), S3 (gateway endpoint)
+
+The intended flows, and those that must never work, are proven over the plan
+(payments/reachability/intent.py).
 
 No rule anywhere admits 0.0.0.0/0 inbound.
 """
@@ -101,6 +105,18 @@ class SecurityGroups(pulumi.ComponentResource):
         self._rule(
             "out", "app", self.app, "to-internet-https", HTTPS, "payment processor APIs via NAT", cidr="0.0.0.0/0"
         )
+        # Single writer: until the database switchover, blue/green write to the on-prem MySQL through the DB
+        # indirection (docs/migration.md), so they need the same way there as DMS.
+        for i, cidr in enumerate(args.on_prem_cidrs):
+            self._rule(
+                "out",
+                "app",
+                self.app,
+                f"to-onprem-db-{i}",
+                args.on_prem_db_port,
+                "on-prem MySQL (writer until the switchover) over VPN",
+                cidr=str(cidr),
+            )
         # dms -> db; dms -> on-prem MySQL (source)
         self._rule("out", "dms", self.dms, "to-db", MYSQL, "DMS target", peer=self.db.id)
         self._rule("in", "db", self.db, "from-dms", MYSQL, "from DMS", peer=self.dms.id)
@@ -109,6 +125,9 @@ class SecurityGroups(pulumi.ComponentResource):
                 "out", "dms", self.dms, f"to-onprem-db-{i}", args.on_prem_db_port, "DMS source over VPN", cidr=str(cidr)
             )
         self._rule("out", "dms", self.dms, "to-endpoints", HTTPS, "Secrets Manager via endpoint", peer=self.endpoint.id)
+        self._rule(
+            "out", "dms", self.dms, "to-s3", HTTPS, "S3 via gateway endpoint", prefix_list=args.s3_prefix_list_id
+        )
         # VPC -> endpoints
         self._rule("in", "endpoint", self.endpoint, "from-vpc", HTTPS, "HTTPS from the VPC", cidr=str(args.vpc_cidr))
 
