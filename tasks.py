@@ -237,6 +237,38 @@ def rehearse(c: Context, env: str = "dev", fail_at: str | None = None) -> None:
         raise Exit(f"error: the injected alarm at {fail_at}% did not roll back ({result.status}); see above", code=1)
 
 
+# --- lab -------------------------------------------------------------------------
+
+
+@task(help={
+    "env": "environment whose migration settings the lab runs (traffic steps, bake, write-pause bound)",
+    "scenario": "one scenario, e.g. full, fallback, gate-alarm, flip-before-drain (default: every scenario "
+                "that must lose nothing; the list: docs/lab.md)",
+    "quick": "short waits (2 s bakes, 2 s fallback window) for CI; the sequence is the same",
+    "rate": "payments per second of the load generator (default 50)",
+})
+@user_errors
+def lab(c: Context, env: str = "dev", scenario: str | None = None, quick: bool = False, rate: str = "50") -> None:
+    """Run the migration on this machine: real MariaDB servers, HAProxy and live payments; count lost ones."""
+    from payments.lab import scenarios
+    from payments.lab.lab import LabSettings
+    from payments.lab.manual import ManualDriver
+    from payments.lab.process import programs
+
+    try:
+        per_second = float(rate)
+    except ValueError:
+        per_second = 0.0
+    if not 1 <= per_second <= 500:
+        raise Exit(f"error: --rate '{rate}' is not a number of payments per second from 1 to 500. Fix: e.g. --rate 50",
+                   code=1)
+    programs()  # one line with the apt-get command when mariadbd or haproxy is missing
+    names = [scenarios.scenario(scenario).name] if scenario else [
+        s.name for s in scenarios.SCENARIOS.values() if not s.catches_loss]
+    scenarios.run_all(names, ManualDriver(), scenarios.timing_for(env, quick), LabSettings(rate=per_second),
+                      ROOT / "reports", console)
+
+
 # --- docs ------------------------------------------------------------------------
 
 
