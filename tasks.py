@@ -71,7 +71,8 @@ def test(c: Context, k: str | None = None, fast: bool = True) -> None:
     """Run the test suite (pytest): layers under mocks, contract, guardrails, orchestration, cutover."""
     args = [sys.executable, "-m", "pytest", "-q"]
     if fast:
-        args += ["-n", "2"]
+        # loadgroup: the lab's tests (xdist_group "lab") share one worker, so two labs never run at once.
+        args += ["-n", "2", "--dist", "loadgroup"]
     if k:
         args += ["-k", k]
     c.run(shlex.join(args), pty=False)
@@ -262,11 +263,11 @@ def lab(c: Context, env: str = "dev", scenario: str | None = None, quick: bool =
     if not 1 <= per_second <= 500:
         raise Exit(f"error: --rate '{rate}' is not a number of payments per second from 1 to 500. Fix: e.g. --rate 50",
                    code=1)
-    programs()  # one line with the apt-get command when mariadbd or haproxy is missing
     names = [scenarios.scenario(scenario).name] if scenario else [
         s.name for s in scenarios.SCENARIOS.values() if not s.catches_loss]
-    scenarios.run_all(names, ManualDriver(), scenarios.timing_for(env, quick), LabSettings(rate=per_second),
-                      ROOT / "reports", console)
+    timing = scenarios.timing_for(env, quick)
+    programs()  # one line with the apt-get command when mariadbd or haproxy is missing
+    scenarios.run_all(names, ManualDriver(), timing, LabSettings(rate=per_second), ROOT / "reports", console)
 
 
 # --- docs ------------------------------------------------------------------------

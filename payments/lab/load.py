@@ -26,6 +26,8 @@ import time
 import uuid
 from typing import Any
 
+from payments.lab.proxy import POOLS
+
 PAUSED = "write_paused"
 EDGE = "edge"  #: answers the proxy gave itself (the pause rule): no pool answered
 
@@ -168,8 +170,9 @@ class LoadGenerator:
             except ValueError:
                 parsed = {"raw": raw[:200].decode(errors="replace")}
             retry_after = response.getheader("Retry-After")
+            backend = response.getheader("X-Lab-Backend")  # the proxy's own errors (e.g. 503 no server) name it
             answer = Answer(response.status, parsed if isinstance(parsed, dict) else {},
-                            response.getheader("X-Pool") or response.getheader("X-Lab-Backend") or EDGE,
+                            response.getheader("X-Pool") or (backend if backend in POOLS else EDGE),
                             float(retry_after) if retry_after and retry_after.isdigit() else None)
         except (OSError, http.client.HTTPException):
             answer = Answer(None, {}, "unknown", None)

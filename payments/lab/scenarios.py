@@ -32,12 +32,14 @@ from payments.lab.replication import Direction, State
 class Scenario:
     name: str
     summary: str
+    writer: str = "onprem"  #: the database that must be the writer at the end
     #: A breaking scenario does what the design forbids; it passes when the checker reports the loss.
     catches_loss: bool = False
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("full", "application cutover step by step, database switchover, fallback window, complete"),
+    Scenario("full", "application cutover step by step, database switchover, fallback window, complete",
+             writer="aws"),
     Scenario("fallback", "switchover, then the database falls back to on-prem and traffic returns to legacy"),
     Scenario("gate-alarm", "at each traffic step blue fails; the gate sees its error rate; traffic rolls back"),
     Scenario("lag-overrun", "forward replication lags past the write-pause bound: pause lifted, writer unchanged"),
@@ -45,10 +47,11 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("replication-stopped", "forward replication fails during the pause: pause lifted, writer unchanged"),
     Scenario("stop-mid-pause", "the execution stops mid-pause: the safety net lifts it, writer unchanged"),
     Scenario("flip-before-drain", "BREAKING: the writer flips while forward replication still lags",
+             writer="aws", catches_loss=True),
+    Scenario("no-fence", "BREAKING: the writer flips without fencing on-prem from the app", writer="aws",
              catches_loss=True),
-    Scenario("no-fence", "BREAKING: the writer flips without fencing on-prem from the app", catches_loss=True),
     Scenario("early-lift", "BREAKING: the pause is lifted after forward replication stops, before the flip",
-             catches_loss=True),
+             writer="aws", catches_loss=True),
 )}
 
 
@@ -93,9 +96,10 @@ class Figures:
     scenario: str
     driver: str
     outcome: str
-    passed: bool
     catches_loss: bool
+    expected_writer: str
     final_writer: str
+    pause_bound_seconds: float  #: maxWritePauseSeconds plus the writer record's TTL (see docs/lab.md)
     check: CheckResult
     load: LoadFigures
     phases: tuple[tuple[str, float], ...]
@@ -105,17 +109,41 @@ class Figures:
     answers: Mapping[str, int]
     events: Sequence[Mapping[str, Any]]
 
+    def problems(self) -> list[str]:
+        """Why a scenario that must lose nothing failed (empty: it passed)."""
+        out = []
+        if self.check.lost or self.check.duplicated:
+            out.append(f"{len(self.check.lost)} lost, {len(self.check.duplicated)} duplicated")
+        if self.final_writer != self.expected_writer:
+            out.append(f"the writer is {self.final_writer}, expected {self.expected_writer}")
+        if self.load.longest_write_pause_seconds > self.pause_bound_seconds:
+            out.append(f"a write pause of {self.load.longest_write_pause_seconds:.1f}s exceeds "
+                       f"{self.pause_bound_seconds:g}s")
+        failed = {"writes failed after retries": self.load.writes_failed_after_retries,
+                  "writes rejected": self.load.writes_rejected,
+                  "reads failed after retries": self.load.reads_failed_after_retries,
+                  "acknowledged payments not found by a read": self.load.reads_not_found}
+        out += [f"{count} {what}" for what, count in failed.items() if count]
+        return out
+
+    @property
+    def passed(self) -> bool:
+        if self.catches_loss:
+            return bool(self.check.lost or self.check.duplicated)
+        return not self.problems()
+
     def verdict(self) -> str:
         lost, dup = len(self.check.lost), len(self.check.duplicated)
         if self.catches_loss:
             return (f"caught: {lost} lost, {dup} duplicated" if self.passed
                     else "NOT CAUGHT: the checker saw no loss where the design was broken")
-        return "passed: lost 0, duplicated 0" if self.passed else f"FAILED: {lost} lost, {dup} duplicated"
+        return "passed: lost 0, duplicated 0" if self.passed else "FAILED: " + "; ".join(self.problems())
 
     def to_json(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario, "driver": self.driver, "outcome": self.outcome, "passed": self.passed,
             "verdict": self.verdict(), "catchesLoss": self.catches_loss, "finalWriter": self.final_writer,
+            "expectedWriter": self.expected_writer, "pauseBoundSeconds": self.pause_bound_seconds,
             "payments": {**self.check.summary(), "writesFailedAfterRetries": self.load.writes_failed_after_retries,
                          "writesRejected": self.load.writes_rejected, "writeAttempts": self.load.write_attempts},
             "reads": {"total": self.load.reads, "failedAfterRetries": self.load.reads_failed_after_retries,
@@ -168,11 +196,10 @@ def run(name: str, driver: Driver, timing: Timing, settings: LabSettings | None 
             status["state"] = status["state"].value
         answers = {f"{pool} {status if status is not None else 'no answer'}{' ' + error if error else ''}": count
                    for (pool, status, error), count in sorted(lab.load.answers.items(), key=str)} if lab.load else {}
-        found_loss = bool(result.lost or result.duplicated)
         return Figures(
-            scenario=name, driver=driver.name, outcome=outcome,
-            passed=found_loss if chosen.catches_loss else not found_loss,
-            catches_loss=chosen.catches_loss, final_writer=lab.writer(), check=result, load=load,
+            scenario=name, driver=driver.name, outcome=outcome, catches_loss=chosen.catches_loss,
+            expected_writer=chosen.writer, final_writer=lab.writer(),
+            pause_bound_seconds=timing.max_write_pause_seconds + settings.dns_ttl_seconds, check=result, load=load,
             phases=tuple((p.name, p.seconds) for p in lab.phases), startup_seconds=lab.startup_seconds,
             wall_seconds=time.monotonic() - started, replication=replication, answers=answers,
             events=[dataclasses.asdict(e) for e in lab.events],
