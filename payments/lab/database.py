@@ -22,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,8 @@ class Database:
         self.port = process.free_port()
         self._programs = programs
         self._proc: subprocess.Popen[bytes] | None = None
+        self._admin: pymysql.connections.Connection[Any] | None = None
+        self._admin_lock = threading.RLock()
 
     # -- files ------------------------------------------------------------------------
 
@@ -117,7 +120,8 @@ class Database:
             f"log-error={self.log}",
             f"server_id={self.server_id}",
             f"gtid_domain_id={self.server_id}",
-            "gtid_strict_mode=ON",
+            # gtid_strict_mode stays off: DMS knows no GTIDs, so two writers show up as key conflicts, as they
+            # would on AWS, not as GTID ordering errors.
             f"log_bin={self.folder / 'binlog'}",
             "binlog_format=ROW",
             "binlog_row_image=FULL",
@@ -178,6 +182,7 @@ class Database:
 
     def stop(self) -> None:
         """Clean shutdown (SIGTERM lets InnoDB and the binlog close), SIGKILL if it hangs."""
+        self._close_admin()
         process.stop(self._proc, timeout=30)
         self._proc = None
 
@@ -189,16 +194,27 @@ class Database:
 
     @contextlib.contextmanager
     def admin(self) -> Iterator[pymysql.connections.Connection[Any]]:
-        """The lab's operator session (Unix socket, no password), autocommit."""
-        conn = pymysql.connect(unix_socket=str(self.socket), user=getpass.getuser(), autocommit=True,
-                               cursorclass=pymysql.cursors.DictCursor, connect_timeout=5)
-        try:
-            yield conn
-        finally:
-            conn.close()
+        """The lab's operator session (Unix socket, no password, autocommit): one per server, kept open and used
+        by one caller at a time (a connection per question costs more than the question on a busy machine)."""
+        with self._admin_lock:
+            if self._admin is None or not self._admin.open:
+                self._admin = pymysql.connect(unix_socket=str(self.socket), user=getpass.getuser(), autocommit=True,
+                                              cursorclass=pymysql.cursors.DictCursor, connect_timeout=5)
+            try:
+                yield self._admin
+            except (pymysql.err.OperationalError, pymysql.err.InterfaceError):
+                self._close_admin()  # the next caller reconnects
+                raise
+
+    def _close_admin(self) -> None:
+        with self._admin_lock:
+            if self._admin is not None:
+                with contextlib.suppress(Exception):
+                    self._admin.close()
+            self._admin = None
 
     def query(self, sql: str, args: Any = None) -> list[dict[str, Any]]:
-        """One statement in a fresh operator session; the rows it returns."""
+        """One statement in the operator session; the rows it returns."""
         with self.admin() as conn, conn.cursor() as cur:
             cur.execute(sql, args)
             return list(cur.fetchall())

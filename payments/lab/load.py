@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import heapq
 import http.client
 import json
 import random
@@ -84,8 +85,23 @@ class LoadFigures:
     write_pauses_seconds: tuple[float, ...]
 
 
+@dataclasses.dataclass
+class _Request:
+    """One client's payment or read, across its attempts."""
+
+    write: bool
+    key: str
+    body: bytes | None
+    started: float
+    backoff: float
+    attempts: int = 0
+
+
 class LoadGenerator:
-    """`rate` payments per second (and `read_ratio` reads per payment) against ``http://127.0.0.1:port``."""
+    """`rate` payments per second (and `read_ratio` reads per payment) against ``http://127.0.0.1:port``.
+
+    Clients are independent: new payments keep arriving at `rate` while earlier ones wait to retry (a waiting
+    client holds no thread; a scheduler hands due attempts to the worker threads)."""
 
     def __init__(self, port: int, rate: float, *, read_ratio: float = 1.0, workers: int = 64,
                  retry: RetryPolicy | None = None, window_seconds: float = 5.0) -> None:
@@ -96,7 +112,11 @@ class LoadGenerator:
         self.window_seconds = window_seconds
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lab-load")
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._wake = threading.Condition(self._lock)
+        self._stopping = False
+        self._retries: list[tuple[float, int, _Request]] = []  # heap of (due, tie-breaker, request)
+        self._in_flight = 0
+        self._sequence = 0
         self._dispatcher = threading.Thread(target=self._dispatch, name="lab-load-dispatch", daemon=True)
         self._started_at = 0.0
         self._recent: collections.deque[tuple[float, str, bool]] = collections.deque()
@@ -114,8 +134,10 @@ class LoadGenerator:
         self._dispatcher.start()
 
     def stop(self) -> LoadFigures:
-        """Stop sending new requests and wait for those in flight (each is bounded by its deadline)."""
-        self._stop.set()
+        """Stop starting new requests; finish those under way (each is bounded by its deadline)."""
+        with self._lock:
+            self._stopping = True
+            self._wake.notify()
         self._dispatcher.join()
         self._pool.shutdown(wait=True)
         with self._lock:
@@ -124,17 +146,53 @@ class LoadGenerator:
                 self._pause_open_at = None
         return self.figures()
 
+    def _submit(self, request: _Request) -> None:
+        """Hand one attempt to a worker (called with the lock held)."""
+        self._in_flight += 1
+        self._pool.submit(self._attempt, request)
+
     def _dispatch(self) -> None:
         interval, reads_owed = 1.0 / self.rate, 0.0
-        due = time.monotonic()
-        while not self._stop.is_set():
-            self._pool.submit(self._write)
-            reads_owed += self.read_ratio
-            while reads_owed >= 1:
-                self._pool.submit(self._read)
-                reads_owed -= 1
-            due += interval
-            self._stop.wait(max(0.0, due - time.monotonic()))
+        next_new = time.monotonic()
+        with self._lock:
+            while not (self._stopping and not self._retries and not self._in_flight):
+                now = time.monotonic()
+                while not self._stopping and next_new <= now:
+                    self._submit(self._new_write(now))
+                    reads_owed += self.read_ratio
+                    while reads_owed >= 1:
+                        reads_owed -= 1
+                        if self.acks:
+                            self._submit(_Request(False, random.choice(self.acks).key, None, now,
+                                                  self.retry.first_backoff_seconds))
+                    next_new += interval
+                while self._retries and self._retries[0][0] <= now:
+                    self._submit(heapq.heappop(self._retries)[2])
+                due = [next_new] if not self._stopping else []
+                due += [self._retries[0][0]] if self._retries else []
+                self._wake.wait(timeout=max(0.0, min(due) - now) if due else 0.5)
+
+    def _new_write(self, now: float) -> _Request:
+        self._counts["writes"] += 1
+        body = json.dumps({"amountCents": random.randint(100, 99_999), "currency": "EUR"}).encode()
+        return _Request(True, uuid.uuid4().hex, body, now, self.retry.first_backoff_seconds)
+
+    def _retry_later(self, request: _Request, wait: float) -> None:
+        with self._lock:
+            self._sequence += 1
+            heapq.heappush(self._retries, (time.monotonic() + wait, self._sequence, request))
+            self._wake.notify()
+
+    def _attempt(self, request: _Request) -> None:
+        try:
+            if request.write:
+                self._write_attempt(request)
+            else:
+                self._read_attempt(request)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._wake.notify()
 
     # -- figures --------------------------------------------------------------------------------
 
@@ -198,58 +256,49 @@ class LoadGenerator:
         with self._lock:
             self._counts[name] += 1
 
-    def _write(self) -> None:
-        key = uuid.uuid4().hex
-        body = json.dumps({"amountCents": random.randint(100, 99_999), "currency": "EUR"}).encode()
-        headers = {"Content-Type": "application/json", "Idempotency-Key": key}
-        started, attempts, backoff = time.monotonic(), 0, self.retry.first_backoff_seconds
-        self._count("writes")
-        while True:
-            attempts += 1
-            self._count("write_attempts")
-            sent = time.monotonic()
-            answer = self._send("POST", "/payments", headers, body)
-            now = time.monotonic()
-            if answer.status in (200, 201):
-                with self._lock:
-                    self.acks.append(Ack(key, str(answer.body.get("paymentId")), answer.pool,
-                                         str(answer.body.get("instance", "")), now - self._started_at, attempts))
-                    # A write sent before the pause was seen (in flight at the proxy) does not end it.
-                    if self._pause_open_at is not None and sent >= self._pause_open_at:
-                        self._pauses.append(now - self._pause_open_at)
-                        self._pause_open_at = None
-                return
-            if answer.paused:
-                with self._lock:
-                    self._counts["paused"] += 1
-                    if self._pause_open_at is None:
-                        self._pause_open_at = now
-            elif answer.status is not None and answer.status < 500 and answer.status != 429:
-                self._count("writes_rejected")
-                return
-            wait, backoff = self._wait_before_retry(answer, backoff)
-            if now + wait - started > self.retry.deadline_seconds:
-                self._count("writes_failed")
-                return
-            time.sleep(wait)
+    def _give_up_or_retry(self, request: _Request, answer: Answer, failed: str) -> None:
+        wait, request.backoff = self._wait_before_retry(answer, request.backoff)
+        if time.monotonic() + wait - request.started > self.retry.deadline_seconds:
+            self._count(failed)
+        else:
+            self._retry_later(request, wait)
 
-    def _read(self) -> None:
-        with self._lock:
-            if not self.acks:
-                return
-            key = random.choice(self.acks).key
-        self._count("reads")
-        started, backoff = time.monotonic(), self.retry.first_backoff_seconds
-        while True:
-            answer = self._send("GET", f"/payments/{key}", {})
-            if answer.status == 200:
-                return
-            if answer.status == 404:
-                self._count("reads_not_found")
-                return
-            wait, backoff = self._wait_before_retry(answer, backoff)
-            if (answer.status is not None and answer.status < 500) or time.monotonic() + wait - started > \
-                    self.retry.deadline_seconds:
-                self._count("reads_failed")
-                return
-            time.sleep(wait)
+    def _write_attempt(self, request: _Request) -> None:
+        request.attempts += 1
+        self._count("write_attempts")
+        headers = {"Content-Type": "application/json", "Idempotency-Key": request.key}  # the same key every time
+        sent = time.monotonic()
+        answer = self._send("POST", "/payments", headers, request.body)
+        now = time.monotonic()
+        if answer.status in (200, 201):
+            with self._lock:
+                self.acks.append(Ack(request.key, str(answer.body.get("paymentId")), answer.pool,
+                                     str(answer.body.get("instance", "")), now - self._started_at, request.attempts))
+                # A write sent before the pause was seen (in flight at the proxy) does not end it.
+                if self._pause_open_at is not None and sent >= self._pause_open_at:
+                    self._pauses.append(now - self._pause_open_at)
+                    self._pause_open_at = None
+            return
+        if answer.paused:
+            with self._lock:
+                self._counts["paused"] += 1
+                if self._pause_open_at is None:
+                    self._pause_open_at = now
+        elif answer.status is not None and answer.status < 500 and answer.status != 429:
+            self._count("writes_rejected")
+            return
+        self._give_up_or_retry(request, answer, "writes_failed")
+
+    def _read_attempt(self, request: _Request) -> None:
+        if request.attempts == 0:
+            self._count("reads")
+        request.attempts += 1
+        answer = self._send("GET", f"/payments/{request.key}", {})
+        if answer.status == 200:
+            return
+        if answer.status == 404:
+            self._count("reads_not_found")
+        elif answer.status is not None and answer.status < 500 and answer.status != 429:
+            self._count("reads_failed")
+        else:
+            self._give_up_or_retry(request, answer, "reads_failed")

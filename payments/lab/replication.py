@@ -147,8 +147,10 @@ class Replication:
     def status(self) -> ReplicationStatus:
         rows = self.replica.query("SHOW SLAVE STATUS")
         source = parse_gtid_positions(self.source.gtid_binlog_pos())
-        applied = parse_gtid_positions(str(self.replica.value("SELECT @@GLOBAL.gtid_slave_pos") or ""))
-        for domain, seq in parse_gtid_positions(self.replica.gtid_binlog_pos()).items():
+        positions = self.replica.query(
+            "SELECT @@GLOBAL.gtid_slave_pos AS applied, @@GLOBAL.gtid_binlog_pos AS logged")[0]
+        applied = parse_gtid_positions(str(positions["applied"] or ""))
+        for domain, seq in parse_gtid_positions(str(positions["logged"] or "")).items():
             applied[domain] = max(applied.get(domain, 0), seq)
         incoming = pending_transactions(source, applied, self._start_gtids)
         state, error, behind = State.STOPPED, None, None

@@ -33,6 +33,8 @@ class Scenario:
     name: str
     summary: str
     writer: str = "onprem"  #: the database that must be the writer at the end
+    #: About the database step only: a quick run moves traffic in one step (100 %) before it.
+    database_only: bool = False
     #: A breaking scenario does what the design forbids; it passes when the checker reports the loss.
     catches_loss: bool = False
 
@@ -42,16 +44,19 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              writer="aws"),
     Scenario("fallback", "switchover, then the database falls back to on-prem and traffic returns to legacy"),
     Scenario("gate-alarm", "at each traffic step blue fails; the gate sees its error rate; traffic rolls back"),
-    Scenario("lag-overrun", "forward replication lags past the write-pause bound: pause lifted, writer unchanged"),
+    Scenario("lag-overrun", "forward replication lags past the write-pause bound: pause lifted, writer unchanged",
+             database_only=True),
     Scenario("kill-blue", "a blue instance is killed mid-step"),
-    Scenario("replication-stopped", "forward replication fails during the pause: pause lifted, writer unchanged"),
-    Scenario("stop-mid-pause", "the execution stops mid-pause: the safety net lifts it, writer unchanged"),
+    Scenario("replication-stopped", "forward replication fails during the pause: pause lifted, writer unchanged",
+             database_only=True),
+    Scenario("stop-mid-pause", "the execution stops mid-pause: the safety net lifts it, writer unchanged",
+             database_only=True),
     Scenario("flip-before-drain", "BREAKING: the writer flips while forward replication still lags",
-             writer="aws", catches_loss=True),
+             writer="aws", database_only=True, catches_loss=True),
     Scenario("no-fence", "BREAKING: the writer flips without fencing on-prem from the app", writer="aws",
-             catches_loss=True),
+             database_only=True, catches_loss=True),
     Scenario("early-lift", "BREAKING: the pause is lifted after forward replication stops, before the flip",
-             writer="aws", catches_loss=True),
+             writer="aws", database_only=True, catches_loss=True),
 )}
 
 
@@ -73,10 +78,15 @@ class Timing:
     window_seconds: float = 30.0  #: the fallback window (db-on-aws)
     poll_seconds: float = 0.2
     gate_threshold: float = 0.1  #: error rate over the gate's window that counts as an alarm
+    is_quick: bool = False
 
     def quick(self) -> Timing:
         return dataclasses.replace(self, bake_seconds=2.0, hold_seconds=1.0, drain_seconds=0.5,
-                                   max_write_pause_seconds=min(self.max_write_pause_seconds, 10.0), window_seconds=2.0)
+                                   max_write_pause_seconds=min(self.max_write_pause_seconds, 10.0), window_seconds=2.0,
+                                   is_quick=True)
+
+    def for_scenario(self, chosen: Scenario) -> Timing:
+        return dataclasses.replace(self, steps=(100,)) if self.is_quick and chosen.database_only else self
 
 
 class Driver(Protocol):
@@ -174,6 +184,7 @@ def run(name: str, driver: Driver, timing: Timing, settings: LabSettings | None 
     if not driver.supports(chosen):
         raise LabError(f"--scenario {name}: the {driver.name} driver does not run it yet")
     settings = settings or LabSettings()
+    timing = timing.for_scenario(chosen)
     if settings.write_deadline_seconds <= timing.max_write_pause_seconds + settings.dns_ttl_seconds:
         raise LabError(f"a client gives a write up after {settings.write_deadline_seconds:g}s, within the pause bound "
                        f"({timing.max_write_pause_seconds:g}s) plus the record's TTL: writes would fail by design. "
