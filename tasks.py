@@ -68,7 +68,7 @@ def graph(c: Context, mermaid: bool = False) -> None:
 
 @task(help={"k": "only run tests matching this pytest -k expression", "fast": "run tests on 2 worker processes"})
 def test(c: Context, k: str | None = None, fast: bool = True) -> None:
-    """Run the test suite (pytest): layers under mocks, contract, guardrails, orchestration, cutover."""
+    """Run the test suite (pytest): layers under mocks, contract, guardrails, orchestration, cutover, lab."""
     args = [sys.executable, "-m", "pytest", "-q"]
     if fast:
         # loadgroup: the lab's tests (xdist_group "lab") share one worker, so two labs never run at once.

@@ -56,7 +56,7 @@ def test_the_full_migration_loses_and_duplicates_no_payment_under_live_load(tmp_
     assert len(passwords) == 2 and not any(p in report.read_text() for p in passwords)
 
 
-@pytest.mark.parametrize("name", ["flip-before-drain", "no-fence", "early-lift"])
+@pytest.mark.parametrize("name", ["flip-before-drain", "no-fence", "early-lift", "fence-at-flip"])
 def test_breaking_the_single_writer_design_makes_the_checker_report_it(name: str) -> None:
     """Each run removes one safeguard of the switchover (quick: traffic goes to blue in one step first)."""
     figures = scenarios.run(name, ManualDriver(), QUICK)

@@ -23,6 +23,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,7 @@ class Database:
         self._proc: subprocess.Popen[bytes] | None = None
         self._admin: pymysql.connections.Connection[Any] | None = None
         self._admin_lock = threading.RLock()
+        self._holder: pymysql.connections.Connection[Any] | None = None
 
     # -- files ------------------------------------------------------------------------
 
@@ -182,6 +184,9 @@ class Database:
 
     def stop(self) -> None:
         """Clean shutdown (SIGTERM lets InnoDB and the binlog close), SIGKILL if it hangs."""
+        if self._holder is not None:
+            self._holder.close()
+            self._holder = None
         self._close_admin()
         process.stop(self._proc, timeout=30)
         self._proc = None
@@ -245,6 +250,26 @@ class Database:
 
     def gtid_binlog_pos(self) -> str:
         return str(self.value("SELECT @@GLOBAL.gtid_binlog_pos") or "")
+
+    def hold_writes(self) -> None:
+        """Fault hook: writes to the payments table wait (a read lock held by a session of its own) until
+        :meth:`release_writes`; reads go on."""
+        if self._holder is None:
+            self._holder = pymysql.connect(unix_socket=str(self.socket), user=getpass.getuser(), autocommit=True)
+            self._holder.cursor().execute(f"LOCK TABLES {SCHEMA}.{TABLE} READ")
+
+    def release_writes(self, settle_seconds: float = 10.0) -> None:
+        """Let held writes go on, and return once none of them is still waiting (they have committed, or failed
+        for want of their client)."""
+        if self._holder is None:
+            return
+        self._holder.close()  # closing the session releases its lock
+        self._holder = None
+        deadline = time.monotonic() + settle_seconds
+        while self.value(f"SELECT COUNT(*) FROM information_schema.processlist WHERE user = '{APP_USER}' "
+                         "AND state LIKE '%lock%'") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # the writes that were waiting commit (or roll back) now
 
 
 _templates: dict[str, Path] = {}

@@ -14,8 +14,9 @@ call onto one of them:
 | NACL entries on the app subnets                     | :meth:`Lab.set_fence`                           |
 | the gate alarm's 5xx rate                           | :meth:`Lab.gate_error_rate`                     |
 
-Plus fault hooks (:meth:`Lab.replication_lag`, :meth:`Lab.replication_fail`, :meth:`Lab.kill_instance`),
-phase timing (:meth:`Lab.phase`) and a timeline of every operation (:attr:`Lab.events`).
+Plus fault hooks (:meth:`Lab.replication_lag`, :meth:`Lab.replication_fail`, :meth:`Lab.kill_instance`,
+:meth:`Lab.hold_writes`, :meth:`Lab.after`), phase timing (:meth:`Lab.phase`) and a timeline of every
+operation (:attr:`Lab.events`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -109,6 +110,7 @@ class Lab:
         self.instances: list[Instance] = []
         self.load: LoadGenerator | None = None
         self.startup_seconds = 0.0
+        self._hooks: dict[str, list[Callable[[], None]]] = {}
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -204,6 +206,13 @@ class Lab:
 
     def _event(self, operation: str, detail: str = "") -> None:
         self.events.append(Event(round(self.elapsed(), 3), operation, detail))
+        for hook in self._hooks.pop(operation, []):
+            hook()
+
+    def after(self, operation: str, hook: Callable[[], None]) -> None:
+        """Fault hook: run `hook` once, right after the next `operation` (e.g. ``"replication_stop"``), whichever
+        driver calls it."""
+        self._hooks.setdefault(operation, []).append(hook)
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -233,6 +242,16 @@ class Lab:
     @property
     def write_paused(self) -> bool:
         return self.proxy.write_paused
+
+    def hold_writes(self, database: DatabaseName, held: bool) -> None:
+        """Fault hook: writes on `database` wait (in flight, uncommitted) until released; releasing returns once
+        they have finished."""
+        db = self.databases[database]
+        if held:
+            db.hold_writes()
+        else:
+            db.release_writes()
+        self._event("fault hold_writes", f"{database} {'held' if held else 'released'}")
 
     def kill_instance(self, pool: str, index: int = 1) -> str:
         """Fault hook: SIGKILL one instance of `pool` (the health checks then take it out)."""

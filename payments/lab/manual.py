@@ -1,16 +1,18 @@
 """The manual driver: the single-writer sequence performed directly on the lab, step by step.
 
-It does what the state machines do (docs/migration.md), in the same order, so the lab's parts can be
-proven end to end before the state-machine driver exists:
+It does what the state machines do (docs/migration.md), so the lab's parts can be proven end to end before
+the state-machine driver exists:
 
 - **app cutover**: weights legacy -> blue step by step; each bake watched by the gate (blue's error rate);
   an alarm rolls traffic back to legacy (weights only: on-prem is still the writer);
-- **switchover**: pause writes -> let requests in flight drain -> wait until forward replication has applied
-  everything -> stop it -> flip the writer record and fence on-prem from the app -> start reverse
-  replication from the switch point -> lift the pause. Bounded: a failure or an overrun before the flip lifts
-  the pause with the writer unchanged;
-- **fallback**: the same backwards (reverse drained and stopped, record back to on-prem, forward from the
-  fallback point); **complete**: stop reverse replication.
+- **switchover**: pause writes -> let requests in flight drain -> fence on-prem from the app -> wait until
+  forward replication has applied everything -> stop it -> flip the writer record, open aws to the app -> start
+  reverse replication from the switch point -> lift the pause. Bounded: a failure or an overrun before the flip
+  lifts the pause with the writer unchanged. The old writer is fenced *before* the drained check, not at the
+  flip as the design first wrote it: a write still in flight after the drain could otherwise commit there after
+  the last change was replicated (scenarios late-write and fence-at-flip; docs/lab.md);
+- **fallback**: the same backwards (aws fenced, reverse drained and stopped, record back to on-prem, forward
+  from the fallback point); **complete**: stop reverse replication.
 
 The breaking scenarios call the same steps with one safeguard removed, to show that the checker notices.
 """
@@ -49,6 +51,10 @@ class Safeguards:
 
     wait_drained: bool = True
     fence: bool = True
+    #: Fence the old writer right after the drain, *before* the drained check (True), or at the flip, after
+    #: replication was stopped (False: the order the design first wrote down; a write still in flight then
+    #: can commit on the old writer after the last change was replicated: scenario fence-at-flip).
+    fence_first: bool = True
     lift_early: bool = False
 
 
@@ -125,11 +131,16 @@ def _move_writer(lab: Lab, timing: Timing, *, old: DatabaseName, new: DatabaseNa
         raise RefusedError(f"{drain_dir.value} replication is {status.state.value}: {status.error or 'start it first'}")
     lab.set_write_pause(True)
     bound = time.monotonic() + timing.max_write_pause_seconds
-    flipped = False
+    flipped = fenced = False
     try:
         time.sleep(timing.drain_seconds)
         if during_pause:
             during_pause()  # fault hook
+        if safeguards.fence and safeguards.fence_first:
+            # From here no application write can reach the old writer (open connections are cut, an uncommitted
+            # write rolls back), so "drained" below covers every write it will ever take.
+            lab.set_fence(old, True)
+            fenced = True
         if safeguards.wait_drained:
             _wait_drained(lab, drain_dir, bound - 0.5, timing)  # leave time to flip and lift within the bound
         lab.replication_stop(drain_dir)
@@ -138,15 +149,18 @@ def _move_writer(lab: Lab, timing: Timing, *, old: DatabaseName, new: DatabaseNa
             time.sleep(1.0)  # writes land on the old writer with nothing replicating them
         lab.set_indirection(new)
         flipped = True
-        if safeguards.fence:
+        if safeguards.fence and not fenced:
             lab.set_fence(old, True)
         lab.set_fence(new, False)
         lab.replication_start(back_dir, from_switch_point=True)
     except StoppedError:
         raise  # a stopped execution cleans nothing up itself: that is the safety net's job
     except Exception:
-        if not flipped and lab.replication_status(drain_dir).state is State.STOPPED:
-            lab.replication_start(drain_dir)  # resume: the writer did not move
+        if not flipped:  # the writer did not move: the app reaches it again and replication resumes
+            if fenced:
+                lab.set_fence(old, False)
+            if lab.replication_status(drain_dir).state is State.STOPPED:
+                lab.replication_start(drain_dir)
         lab.set_write_pause(False)  # the bound: a failure before the flip lifts the pause
         raise
     lab.set_write_pause(False)
@@ -175,11 +189,14 @@ def window(lab: Lab, timing: Timing) -> None:
 
 def safety_net(lab: Lab) -> None:
     """What the EventBridge rule does when an execution ends without its own clean-up: lift the pause; if the
-    writer did not move, forward replication runs again."""
+    writer did not move, the app reaches it again and forward replication runs again."""
     if lab.write_paused:
         lab.set_write_pause(False)
-    if lab.writer() == "onprem" and lab.replication_status(Direction.FORWARD).state is State.STOPPED:
-        lab.replication_start(Direction.FORWARD)
+    if lab.writer() == "onprem":
+        if lab.fence_state()["onprem"]:
+            lab.set_fence("onprem", False)
+        if lab.replication_status(Direction.FORWARD).state is State.STOPPED:
+            lab.replication_start(Direction.FORWARD)
 
 
 # -- scenarios -----------------------------------------------------------------------------------------
@@ -284,6 +301,20 @@ def _stop_mid_pause(lab: Lab, timing: Timing) -> str:
     return f"stopped mid-pause; safety net lifted the pause, writer {lab.writer()}"
 
 
+def _late_write(safeguards: Safeguards) -> Callable[[Lab, Timing], str]:
+    """Writes in flight on on-prem are held (a lock) through the drain and finish only once forward replication
+    has stopped: a write slower than the drain."""
+    def run(lab: Lab, timing: Timing) -> str:
+        _cut_over(lab, timing)
+        lab.hold_writes("onprem", True)
+        lab.after("replication_stop", lambda: lab.hold_writes("onprem", False))
+        switchover(lab, timing, safeguards)
+        window(lab, timing)
+        fenced = "before the drained check" if safeguards.fence_first else "at the flip"
+        return f"writes held through the drain, released after the stop; old writer fenced {fenced}"
+    return run
+
+
 def _breaking(safeguards: Safeguards, lag_first: bool = False) -> Callable[[Lab, Timing], str]:
     def run(lab: Lab, timing: Timing) -> str:
         _cut_over(lab, timing)
@@ -307,6 +338,8 @@ SCENARIO_STEPS: dict[str, Callable[[Lab, Timing], str]] = {
     "flip-before-drain": _breaking(Safeguards(wait_drained=False), lag_first=True),
     "no-fence": _breaking(Safeguards(fence=False)),
     "early-lift": _breaking(Safeguards(lift_early=True)),
+    "late-write": _late_write(Safeguards()),
+    "fence-at-flip": _late_write(Safeguards(fence_first=False)),
 }
 
 

@@ -51,11 +51,15 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              database_only=True),
     Scenario("stop-mid-pause", "the execution stops mid-pause: the safety net lifts it, writer unchanged",
              database_only=True),
+    Scenario("late-write", "writes in flight on on-prem outlast the drain and finish after replication stopped; "
+             "the old writer is fenced before the drained check", writer="aws", database_only=True),
     Scenario("flip-before-drain", "BREAKING: the writer flips while forward replication still lags",
              writer="aws", database_only=True, catches_loss=True),
     Scenario("no-fence", "BREAKING: the writer flips without fencing on-prem from the app", writer="aws",
              database_only=True, catches_loss=True),
     Scenario("early-lift", "BREAKING: the pause is lifted after forward replication stops, before the flip",
+             writer="aws", database_only=True, catches_loss=True),
+    Scenario("fence-at-flip", "BREAKING: as late-write, but the old writer is fenced only at the flip",
              writer="aws", database_only=True, catches_loss=True),
 )}
 
