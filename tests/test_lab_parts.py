@@ -78,7 +78,7 @@ def wait_for(predicate: Any, timeout: float = 15.0) -> None:
 def app_connection(lab: Lab, creds: dict[str, Credentials], port: int) -> pymysql.connections.Connection[Any]:
     app = creds[database.APP_USER]
     return pymysql.connect(host="127.0.0.1", port=port, user=app.user, password=app.password,
-                           database="payments", connect_timeout=3, read_timeout=3)
+                           database="payments", connect_timeout=3, read_timeout=3, ssl_disabled=True)
 
 
 # -- databases --------------------------------------------------------------------------------------------

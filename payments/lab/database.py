@@ -204,7 +204,8 @@ class Database:
         with self._admin_lock:
             if self._admin is None or not self._admin.open:
                 self._admin = pymysql.connect(unix_socket=str(self.socket), user=getpass.getuser(), autocommit=True,
-                                              cursorclass=pymysql.cursors.DictCursor, connect_timeout=5)
+                                              cursorclass=pymysql.cursors.DictCursor, connect_timeout=5,
+                                              ssl_disabled=True)
             try:
                 yield self._admin
             except (pymysql.err.OperationalError, pymysql.err.InterfaceError):
@@ -255,7 +256,8 @@ class Database:
         """Fault hook: writes to the payments table wait (a read lock held by a session of its own) until
         :meth:`release_writes`; reads go on."""
         if self._holder is None:
-            self._holder = pymysql.connect(unix_socket=str(self.socket), user=getpass.getuser(), autocommit=True)
+            self._holder = pymysql.connect(unix_socket=str(self.socket), user=getpass.getuser(), autocommit=True,
+                                           ssl_disabled=True)
             self._holder.cursor().execute(f"LOCK TABLES {SCHEMA}.{TABLE} READ")
 
     def release_writes(self, settle_seconds: float = 10.0) -> None:

@@ -32,14 +32,18 @@ class Fences:
         self._blocked = {name: False for name in upstream_ports}
 
     def config(self) -> str:
+        # A blocked fence refuses at once (its server is in maintenance: no usable server), rather than queueing
+        # the connection and retrying it for seconds.
         listeners = "".join(
             f"\nlisten fence-{name}\n    bind 127.0.0.1:{self.ports[name]}\n"
+            f"    tcp-request connection reject if {{ nbsrv(fence-{name}) lt 1 }}\n"
             f"    server db 127.0.0.1:{upstream}\n"
             for name, upstream in self.upstream_ports.items()
         )
         # Pooled database connections idle for long: the app's lifetime cap ends them, not the relay.
         return self.haproxy.global_section() + (
-            "\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1h\n    timeout server 1h\n"
+            "\ndefaults\n    mode tcp\n    retries 0\n    timeout connect 1s\n"
+            "    timeout client 1h\n    timeout server 1h\n"
         ) + listeners
 
     def start(self) -> None:

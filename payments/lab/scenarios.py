@@ -57,8 +57,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              writer="aws", database_only=True, catches_loss=True),
     Scenario("no-fence", "BREAKING: the writer flips without fencing on-prem from the app", writer="aws",
              database_only=True, catches_loss=True),
-    Scenario("early-lift", "BREAKING: the pause is lifted after forward replication stops, before the flip",
-             writer="aws", database_only=True, catches_loss=True),
+    Scenario("early-lift", "BREAKING: the pause is lifted before reverse replication starts; then a fallback",
+             database_only=True, catches_loss=True),
     Scenario("fence-at-flip", "BREAKING: as late-write, but the old writer is fenced only at the flip",
              writer="aws", database_only=True, catches_loss=True),
 )}

@@ -8,8 +8,8 @@
 
 Where it writes: legacy straight to the on-prem database; blue/green through the writer indirection,
 resolved for every new connection (:class:`~payments.lab.indirection.Resolver`) and reached through the
-fence. Its pool caps a connection's lifetime and drops a connection on any error: the application contract
-of docs/lab.md, from the app's side.
+fence. Its pool caps a connection's lifetime, pings a connection that sat idle before reusing it, and drops a
+connection on any error: the application contract of docs/lab.md, from the app's side.
 
 Its settings come as JSON on standard input, so the database password never appears in a process list.
 """
@@ -43,10 +43,15 @@ INSERT = (
 SELECT = "SELECT payment_id, amount_cents, currency, written_on FROM payments WHERE idempotency_key = %s"
 
 
+#: A connection idle longer than this is checked (a ping) before use: a fence or a flip may have cut it.
+VALIDATE_AFTER_IDLE_SECONDS = 0.5
+
+
 @dataclasses.dataclass
 class _Pooled:
     conn: pymysql.connections.Connection[Any]
     born: float
+    used: float = 0.0
 
 
 class ConnectionPool:
@@ -65,16 +70,33 @@ class ConnectionPool:
         return time.monotonic() - pooled.born < self._lifetime
 
     def _take(self) -> _Pooled:
-        with self._lock:
-            while self._idle:
-                pooled = self._idle.pop()
-                if self._fresh(pooled):
-                    return pooled
+        while True:
+            with self._lock:
+                pooled = self._idle.pop() if self._idle else None
+            if pooled is None:
+                break
+            if self._fresh(pooled) and self._alive(pooled):
+                return pooled
+            with contextlib.suppress(Exception):
                 pooled.conn.close()
-        host, port = self._endpoint()
+        host, port = self._endpoint()  # every new connection resolves the writer name again
+        # Loopback in clear text: TLS is not part of the lab (docs/lab.md). Without ssl_disabled, PyMySQL 1.2 builds
+        # a TLS context for every connection (about 0.1 s of CPU) to try TLS first.
         conn = pymysql.connect(host=host, port=port, user=self._user, password=self._password, database="payments",
-                               connect_timeout=2, read_timeout=5, write_timeout=5, autocommit=False)
+                               connect_timeout=2, read_timeout=5, write_timeout=5, autocommit=False,
+                               ssl_disabled=True)
         return _Pooled(conn, time.monotonic())
+
+    @staticmethod
+    def _alive(pooled: _Pooled) -> bool:
+        """Validate on borrow (as HikariCP does): a connection idle for a while is pinged first."""
+        if time.monotonic() - pooled.used < VALIDATE_AFTER_IDLE_SECONDS:
+            return True
+        try:
+            pooled.conn.ping(reconnect=False)
+            return True
+        except _UNAVAILABLE:
+            return False
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[pymysql.connections.Connection[Any]]:
@@ -86,6 +108,7 @@ class ConnectionPool:
                 pooled.conn.close()  # reconnect on error: never reuse a connection that failed
             raise
         if self._fresh(pooled):
+            pooled.used = time.monotonic()
             with self._lock:
                 self._idle.append(pooled)
         else:
