@@ -260,6 +260,11 @@ class Database:
                                            ssl_disabled=True)
             self._holder.cursor().execute(f"LOCK TABLES {SCHEMA}.{TABLE} READ")
 
+    def writes_waiting(self) -> int:
+        """Application sessions waiting on a held write."""
+        return int(self.value(f"SELECT COUNT(*) FROM information_schema.processlist WHERE user = '{APP_USER}' "
+                              "AND state LIKE '%lock%'") or 0)
+
     def release_writes(self, settle_seconds: float = 10.0) -> None:
         """Let held writes go on, and return once none of them is still waiting (they have committed, or failed
         for want of their client)."""
@@ -268,8 +273,7 @@ class Database:
         self._holder.close()  # closing the session releases its lock
         self._holder = None
         deadline = time.monotonic() + settle_seconds
-        while self.value(f"SELECT COUNT(*) FROM information_schema.processlist WHERE user = '{APP_USER}' "
-                         "AND state LIKE '%lock%'") and time.monotonic() < deadline:
+        while self.writes_waiting() and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.2)  # the writes that were waiting commit (or roll back) now
 

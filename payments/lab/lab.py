@@ -253,6 +253,10 @@ class Lab:
             db.release_writes()
         self._event("fault hold_writes", f"{database} {'held' if held else 'released'}")
 
+    def writes_waiting(self, database: DatabaseName) -> int:
+        """How many application writes are held on `database` right now."""
+        return self.databases[database].writes_waiting()
+
     def kill_instance(self, pool: str, index: int = 1) -> str:
         """Fault hook: SIGKILL one instance of `pool` (the health checks then take it out)."""
         name = f"{pool}-{index}"

@@ -31,6 +31,7 @@ from payments.lab.scenarios import Scenario, Timing
 LAG_FAULT_SECONDS = 3600  #: a lag that never drains within any pause bound
 MIN_GATE_SAMPLES = 10  #: answers from the pool before a bake may pass
 MIN_GATE_ERRORS = 3  #: errors in the gate's window before it can alarm
+HELD_WRITES = 5  #: writes in flight when late-write's switchover starts
 MAX_BAKE_STRETCH_SECONDS = 10.0
 
 
@@ -326,6 +327,9 @@ def _late_write(safeguards: Safeguards) -> Callable[[Lab, Timing], str]:
     def run(lab: Lab, timing: Timing) -> str:
         _cut_over(lab, timing)
         lab.hold_writes("onprem", True)
+        deadline = time.monotonic() + 10
+        while lab.writes_waiting("onprem") < HELD_WRITES and time.monotonic() < deadline:
+            time.sleep(0.05)  # a few payments are in flight, held, before the pause starts
         lab.after("replication_stop", lambda: lab.hold_writes("onprem", False))
         switchover(lab, timing, safeguards)
         window(lab, timing)

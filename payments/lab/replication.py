@@ -131,12 +131,16 @@ class Replication:
             if running:
                 cur.execute("START SLAVE")
 
-    def fail(self) -> None:
-        """Fault hook: the source refuses the replica's login, so the task fails (restart with :meth:`start`)."""
+    def fail(self, timeout: float = 10.0) -> None:
+        """Fault hook: the source refuses the replica's login, so the task fails (restart with :meth:`start`).
+        Returns once the failure shows in :meth:`status`."""
         with self.replica.admin() as conn, conn.cursor() as cur:
             cur.execute("STOP SLAVE")
             cur.execute("CHANGE MASTER TO MASTER_PASSWORD=%s", (secrets.token_urlsafe(16),))
             cur.execute("START SLAVE")
+        deadline = time.monotonic() + timeout
+        while self.status().state is not State.FAILED and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     @staticmethod
     def _threads_running(cur: Any) -> bool:
