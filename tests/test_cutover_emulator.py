@@ -8,7 +8,6 @@ and that failures before traffic moves never touch the listener.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,8 +17,8 @@ import boto3
 import pytest
 
 from payments.cutover import emulator, execution, rehearsal
+from payments.layers.migration.machines import Targets, cutover_definition, rollback_definition
 from payments.layers.migration.schedule import CutoverInput, Pool
-from payments.layers.migration.state_machine import Targets, cutover_definition, rollback_definition
 from tests.test_migration_state_machine import targets as make_targets
 
 FAST = dict(rehearsal.FAST)
@@ -27,18 +26,32 @@ START = {"legacy": 100, "blue": 0, "green": 0}
 
 
 class Rig:
-    def __init__(self, targets: Targets, defaults: CutoverInput, **standin_options: Any) -> None:
+    def __init__(
+        self, session: emulator.Session, targets: Targets, defaults: CutoverInput, **standin_options: Any
+    ) -> None:
+        self.session = session
         self.targets = targets
-        self.standins = rehearsal.create_standins(targets, START, **standin_options)
-        self.cutover_arn = rehearsal.create_state_machine(cutover_definition(targets, defaults), "cutover-dev")
+        self.standins = rehearsal.create_standins(session, targets, START, **standin_options)
+        self.cutover_arn = rehearsal.create_state_machine(session, cutover_definition(targets, defaults), "cutover-dev")
         self.rollback_arn = rehearsal.create_state_machine(
-            rollback_definition(targets, self.cutover_arn, defaults.source_pool), "rollback-dev"
+            session, rollback_definition(targets, self.cutover_arn, defaults.source_pool), "rollback-dev"
         )
-        self.sfn = boto3.client("stepfunctions", region_name=emulator.REGION)
+        self.sfn = session.client("stepfunctions")
 
     def run(self, payload: dict[str, Any] | None = None, fail_at: int | None = None) -> execution.Outcome:
         doc = {**FAST, "taskDefinition": self.standins.task_definition_arn, **(payload or {})}
-        return rehearsal.run(self.cutover_arn, doc, self.standins, fail_at=fail_at, timeout_seconds=90)
+        return rehearsal.run(self.standins, self.cutover_arn, doc, fail_at=fail_at)
+
+    def start(self, state_machine_arn: str, payload: dict[str, Any]) -> str:
+        return self.sfn.start_execution(
+            name=uuid.uuid4().hex, stateMachineArn=state_machine_arn, input=json.dumps(payload)
+        )["executionArn"]
+
+    def finish(self, execution_arn: str) -> execution.Outcome:
+        """The outcome of an execution once it has ended (waited for by event, not by polling)."""
+        self.session.wait(execution_arn)
+        steps = execution.steps_of(execution.events(self.sfn, execution_arn))
+        return execution.outcome(self.sfn, execution_arn, steps, self.standins.weights())
 
     def history(self, state_machine_arn: str | None = None) -> list[dict[str, Any]]:
         runs = self.sfn.list_executions(stateMachineArn=state_machine_arn or self.cutover_arn)["executions"]
@@ -55,17 +68,17 @@ class Rig:
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
-    with emulator.emulator():
-        yield
+def aws() -> Iterator[emulator.Session]:
+    with emulator.emulator() as session:
+        yield session
 
 
 def names(result: execution.Outcome) -> list[str]:
     return [s.name for s in result.steps]
 
 
-def test_happy_path_ends_on_the_target_pool(aws: None) -> None:
-    rig = Rig(make_targets(), CutoverInput(desired_count=3))
+def test_happy_path_ends_on_the_target_pool(aws: emulator.Session) -> None:
+    rig = Rig(aws, make_targets(), CutoverInput(desired_count=3))
     result = rig.run()
     assert result.status == "SUCCEEDED", result.cause
     assert result.weights == {"legacy": 0, "blue": 100, "green": 0}
@@ -82,8 +95,8 @@ def test_happy_path_ends_on_the_target_pool(aws: None) -> None:
 
 
 @pytest.mark.parametrize("step", [10, 50, 100])
-def test_gate_alarm_during_any_step_rolls_back(aws: None, step: int) -> None:
-    rig = Rig(make_targets(), CutoverInput())
+def test_gate_alarm_during_any_step_rolls_back(aws: emulator.Session, step: int) -> None:
+    rig = Rig(aws, make_targets(), CutoverInput())
     result = rig.run(fail_at=step)
     assert result.status == "FAILED" and result.error == "CutoverRolledBack"
     assert f"with {step}% of traffic on blue" in (result.cause or "")
@@ -104,16 +117,16 @@ def _assert_nothing_moved(rig: Rig, result: execution.Outcome, error: str) -> No
     assert [n["subject"] for n in rig.standins.notices()] == ["Cutover aborted (dev)"]
 
 
-def test_dms_latency_never_in_sync_aborts_after_the_bounded_wait(aws: None) -> None:
-    rig = Rig(make_targets(dms=True), CutoverInput(), dms_in_sync=False)
+def test_dms_latency_never_in_sync_aborts_after_the_bounded_wait(aws: emulator.Session) -> None:
+    rig = Rig(aws, make_targets(dms=True), CutoverInput(), dms_in_sync=False)
     result = rig.run({"maxPolls": 2})
     _assert_nothing_moved(rig, result, "DmsNotInSync")
     assert names(result).count("CheckDmsProgress") == 2
     assert "TargetHasService" not in names(result)
 
 
-def test_dms_in_sync_is_started_then_the_cutover_proceeds(aws: None) -> None:
-    rig = Rig(make_targets(dms=True), CutoverInput())
+def test_dms_in_sync_is_started_then_the_cutover_proceeds(aws: emulator.Session) -> None:
+    rig = Rig(aws, make_targets(dms=True), CutoverInput())
     result = rig.run()
     assert result.status == "SUCCEEDED", result.cause
     assert "StartDmsTask" in names(result)
@@ -121,17 +134,17 @@ def test_dms_in_sync_is_started_then_the_cutover_proceeds(aws: None) -> None:
     assert task["Status"] == "running"
 
 
-def test_target_without_healthy_targets_never_gets_traffic(aws: None) -> None:
-    rig = Rig(make_targets(), CutoverInput(), target_pools_ready=False)
+def test_target_without_healthy_targets_never_gets_traffic(aws: emulator.Session) -> None:
+    rig = Rig(aws, make_targets(), CutoverInput(), target_pools_ready=False)
     result = rig.run({"maxPolls": 2})
     _assert_nothing_moved(rig, result, "TargetNotReady")
     assert names(result).count("AnyTargets") == 2
 
 
-def test_service_whose_deployment_never_settles_never_gets_traffic(aws: None) -> None:
+def test_service_whose_deployment_never_settles_never_gets_traffic(aws: emulator.Session) -> None:
     from moto.ecs.models import ecs_backends
 
-    rig = Rig(make_targets(), CutoverInput())
+    rig = Rig(aws, make_targets(), CutoverInput())
     service = ecs_backends[emulator.ACCOUNT_ID][emulator.REGION].services["cluster-dev:app-blue-dev"]
     # A second, still-active deployment: what a rollout stuck on failing health checks looks like.
     service.deployments.append({**service.deployments[0], "id": "ecs-svc/stuck", "status": "ACTIVE"})
@@ -140,13 +153,13 @@ def test_service_whose_deployment_never_settles_never_gets_traffic(aws: None) ->
     assert names(result).count("ServiceStable") == 2 and "DescribeTargetHealth" not in names(result)
 
 
-def test_gate_not_ok_before_traffic_aborts(aws: None) -> None:
-    rig = Rig(make_targets(), CutoverInput())
+def test_gate_not_ok_before_traffic_aborts(aws: emulator.Session) -> None:
+    rig = Rig(aws, make_targets(), CutoverInput())
     rig.standins.set_gate("ALARM")
     _assert_nothing_moved(rig, rig.run(), "GateAlarm")
 
 
-def test_api_error_in_a_task_rolls_back(aws: None) -> None:
+def test_api_error_in_a_task_rolls_back(aws: emulator.Session) -> None:
     from moto.cloudwatch.exceptions import InvalidParameterValue
     from moto.cloudwatch.models import CloudWatchBackend
 
@@ -159,7 +172,7 @@ def test_api_error_in_a_task_rolls_back(aws: None) -> None:
             raise InvalidParameterValue("injected API failure")
         return real(self, alarm_names)
 
-    rig = Rig(make_targets(), CutoverInput())
+    rig = Rig(aws, make_targets(), CutoverInput())
     with mock.patch.object(CloudWatchBackend, "get_alarms_by_alarm_names", flaky):
         result = rig.run()
     assert result.error == "CutoverRolledBack"
@@ -168,8 +181,8 @@ def test_api_error_in_a_task_rolls_back(aws: None) -> None:
     assert calls["n"] == 1 + 3  # the gate check was tried once and retried twice before the rollback
 
 
-def test_invalid_schedule_in_the_input_changes_nothing(aws: None) -> None:
-    rig = Rig(make_targets(), CutoverInput())
+def test_invalid_schedule_in_the_input_changes_nothing(aws: emulator.Session) -> None:
+    rig = Rig(aws, make_targets(), CutoverInput())
     result = rig.run({"steps": [50, 10, 100]})
     assert result.error == "InvalidInput" and "ReadPhase" not in names(result)
     assert rig.standins.phase() == "parallel-run" and result.weights == START
@@ -177,8 +190,8 @@ def test_invalid_schedule_in_the_input_changes_nothing(aws: None) -> None:
     assert result.error == "InvalidInput" and "last step must be 100" in (result.cause or "")
 
 
-def test_blue_to_green_scales_the_source_down_after_the_hold(aws: None) -> None:
-    rig = Rig(make_targets(), CutoverInput())
+def test_blue_to_green_scales_the_source_down_after_the_hold(aws: emulator.Session) -> None:
+    rig = Rig(aws, make_targets(), CutoverInput())
     boto3.client("elbv2", region_name=emulator.REGION).modify_listener(
         ListenerArn=rig.targets.listener_arn,
         DefaultActions=[
@@ -201,44 +214,37 @@ def test_blue_to_green_scales_the_source_down_after_the_hold(aws: None) -> None:
     assert blue["desiredCount"] == 0 and "HoldSource" in names(result)
 
 
-def test_rollback_machine_stops_a_running_cutover_and_moves_traffic_back(aws: None) -> None:
-    rig = Rig(make_targets(), CutoverInput())
-    started = rig.sfn.start_execution(
-        name=uuid.uuid4().hex,
-        stateMachineArn=rig.cutover_arn,
-        input=json.dumps({**FAST, "bakeSeconds": 30, "taskDefinition": rig.standins.task_definition_arn}),
-    )["executionArn"]
-    deadline = time.monotonic() + 30
-    while rig.standins.weights()["blue"] != 10:  # first step applied, now baking
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    arn = rig.sfn.start_execution(name=uuid.uuid4().hex, stateMachineArn=rig.rollback_arn, input="{}")["executionArn"]
-    steps = list(execution.follow(rig.sfn, arn, poll_seconds=0.1, timeout_seconds=60))
-    result = execution.outcome(rig.sfn, arn, steps, rig.standins.weights())
+def test_rollback_machine_stops_a_running_cutover_and_moves_traffic_back(aws: emulator.Session) -> None:
+    rig = Rig(aws, make_targets(), CutoverInput())
+    rollbacks: list[str] = []
+    # The operator starts the rollback while the first step bakes (30 virtual seconds).
+    aws.control.when_entered("Bake", lambda entered: rollbacks.append(rig.start(rig.rollback_arn, {})))
+    started = rig.start(
+        rig.cutover_arn, {**FAST, "bakeSeconds": 30, "taskDefinition": rig.standins.task_definition_arn}
+    )
+    aws.wait(started)
+    assert len(rollbacks) == 1
+    result = rig.finish(rollbacks[0])
     assert result.status == "SUCCEEDED", result.cause
     assert result.weights == START and rig.standins.phase() == "rolled-back"
     assert rig.sfn.describe_execution(executionArn=started)["status"] == "ABORTED"
+    assert [c["DefaultActions"][0]["ForwardConfig"]["TargetGroups"][1]["Weight"] for c in rig.listener_calls()] == [
+        10
+    ]  # the cutover never reached its second step
 
 
-def test_rollback_to_a_pool_without_healthy_targets_needs_force(aws: None) -> None:
-    rig = Rig(make_targets(), CutoverInput(), target_pools_ready=False)
-    arn = rig.sfn.start_execution(
-        name=uuid.uuid4().hex, stateMachineArn=rig.rollback_arn, input=json.dumps({"pool": "green"})
-    )["executionArn"]
-    steps = list(execution.follow(rig.sfn, arn, poll_seconds=0.1, timeout_seconds=60))
-    result = execution.outcome(rig.sfn, arn, steps, rig.standins.weights())
+def test_rollback_to_a_pool_without_healthy_targets_needs_force(aws: emulator.Session) -> None:
+    rig = Rig(aws, make_targets(), CutoverInput(), target_pools_ready=False)
+    result = rig.finish(rig.start(rig.rollback_arn, {"pool": "green"}))
     assert result.error == "PoolUnhealthy" and result.weights == START
-    arn = rig.sfn.start_execution(
-        name=uuid.uuid4().hex, stateMachineArn=rig.rollback_arn, input=json.dumps({"pool": "green", "force": True})
-    )["executionArn"]
-    steps = list(execution.follow(rig.sfn, arn, poll_seconds=0.1, timeout_seconds=60))
-    assert execution.outcome(rig.sfn, arn, steps, rig.standins.weights()).weights["green"] == 100
+    result = rig.finish(rig.start(rig.rollback_arn, {"pool": "green", "force": True}))
+    assert result.weights["green"] == 100
 
 
-def test_emulator_adapter_never_changes_the_definition(aws: None) -> None:
+def test_emulator_adapter_never_changes_the_definition(aws: emulator.Session) -> None:
     t = make_targets()
     definition = json.dumps(cutover_definition(t, CutoverInput()))
-    rig = Rig(t, CutoverInput())
+    rig = Rig(aws, t, CutoverInput())
     stored = rig.sfn.describe_state_machine(stateMachineArn=rig.cutover_arn)["definition"]
     assert json.loads(stored) == json.loads(definition)
     assert Pool.LEGACY.value in rig.standins.weights()
@@ -267,9 +273,9 @@ def _weights_to(rig: Rig, weights: dict[str, int]) -> None:
         ("maxPolls", 2.5),
     ],
 )
-def test_a_bad_wait_in_the_input_is_refused_before_traffic_moves(aws: None, key: str, value: Any) -> None:
+def test_a_bad_wait_in_the_input_is_refused_before_traffic_moves(aws: emulator.Session, key: str, value: Any) -> None:
     """A Wait with such seconds throws States.Runtime (no Catch): unchecked, traffic would stay split, silently."""
-    rig = Rig(make_targets(), CutoverInput())
+    rig = Rig(aws, make_targets(), CutoverInput())
     result = rig.run({key: value})
     assert result.status == "FAILED" and result.error == "InvalidInput", (result.error, result.cause)
     assert f"{key} {json.dumps(value)}" in (result.cause or "") and "nothing was changed" in (result.cause or "")
@@ -279,8 +285,8 @@ def test_a_bad_wait_in_the_input_is_refused_before_traffic_moves(aws: None, key:
     assert rig.standins.notices() == []
 
 
-def test_whole_waits_written_as_decimals_are_used_as_integers(aws: None) -> None:
-    rig = Rig(make_targets(), CutoverInput())
+def test_whole_waits_written_as_decimals_are_used_as_integers(aws: emulator.Session) -> None:
+    rig = Rig(aws, make_targets(), CutoverInput())
     result = rig.run({"bakeSeconds": 1.0, "pollSeconds": 1.0, "maxPolls": 3.0})
     assert result.status == "SUCCEEDED", result.cause
     bake = next(
@@ -296,9 +302,11 @@ def test_whole_waits_written_as_decimals_are_used_as_integers(aws: None) -> None
     [{"legacy": 90, "blue": 10, "green": 0}, {"legacy": 0, "blue": 100, "green": 0}],
     ids=["split", "wrong-source"],
 )
-def test_a_listener_not_all_on_the_source_pool_is_refused_untouched(aws: None, start: dict[str, int]) -> None:
+def test_a_listener_not_all_on_the_source_pool_is_refused_untouched(
+    aws: emulator.Session, start: dict[str, int]
+) -> None:
     """A split left by a stopped execution (or a wrong sourcePool): Abort would leave it, so nothing starts."""
-    rig = Rig(make_targets(), CutoverInput())
+    rig = Rig(aws, make_targets(), CutoverInput())
     _weights_to(rig, start)
     result = rig.run()
     assert result.status == "FAILED" and result.error == "ListenerNotOnSource", (result.error, result.cause)
@@ -312,13 +320,11 @@ def test_a_listener_not_all_on_the_source_pool_is_refused_untouched(aws: None, s
     assert service["desiredCount"] == 2  # the target service (serving live traffic) was not redeployed either
 
 
-def test_after_a_rollback_of_the_split_the_cutover_runs(aws: None) -> None:
-    rig = Rig(make_targets(), CutoverInput())
+def test_after_a_rollback_of_the_split_the_cutover_runs(aws: emulator.Session) -> None:
+    rig = Rig(aws, make_targets(), CutoverInput())
     _weights_to(rig, {"legacy": 50, "blue": 50, "green": 0})
     assert rig.run().error == "ListenerNotOnSource"
-    arn = rig.sfn.start_execution(name=uuid.uuid4().hex, stateMachineArn=rig.rollback_arn, input="{}")["executionArn"]
-    steps = list(execution.follow(rig.sfn, arn, poll_seconds=0.1, timeout_seconds=60))
-    assert execution.outcome(rig.sfn, arn, steps, rig.standins.weights()).weights == START
+    assert rig.finish(rig.start(rig.rollback_arn, {})).weights == START
     result = rig.run()
     assert result.status == "SUCCEEDED", result.cause
     assert result.weights == {"legacy": 0, "blue": 100, "green": 0}

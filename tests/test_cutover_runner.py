@@ -48,6 +48,16 @@ def outputs_for(rig: Rig | None, task_definition: str | None = None) -> runner.O
     return read
 
 
+def deployed_for(rig: Rig, task_definition: str | None = None) -> runner.Deployed:
+    """The runner's view of the rig, reading the emulator through boto3 like the real runner reads AWS."""
+    return runner.Deployed(
+        "dev",
+        outputs_for(rig, task_definition),
+        session=boto3.Session(region_name=emulator.REGION),
+        poll_seconds=0.05,
+    )
+
+
 def test_not_deployed_is_one_line() -> None:
     with pytest.raises(
         UserError, match=r"^the migration layer of 'dev' is not deployed\. Fix: invoke deploy --env dev"
@@ -78,9 +88,9 @@ def test_aws_errors_are_one_line(error: Exception, text: str) -> None:
 
 
 def test_cutover_and_rollback_through_the_runner() -> None:
-    with emulator.emulator():
-        rig = Rig(make_targets(), CutoverInput())
-        deployed = runner.Deployed("dev", outputs_for(rig), session=boto3.Session(region_name=emulator.REGION))
+    with emulator.emulator() as session:
+        rig = Rig(session, make_targets(), CutoverInput())
+        deployed = deployed_for(rig)
         payload = {
             **runner.cutover_input("20,100", "1", "legacy", "blue"),
             **FAST,
@@ -99,17 +109,18 @@ def test_cutover_and_rollback_through_the_runner() -> None:
 
 
 def test_a_second_cutover_is_refused_while_one_runs() -> None:
-    with emulator.emulator():
-        rig = Rig(make_targets(), CutoverInput())
-        rig.sfn.start_execution(
-            stateMachineArn=rig.cutover_arn,
-            name="running",
-            input=json.dumps({**FAST, "bakeSeconds": 60, "taskDefinition": rig.standins.task_definition_arn}),
-        )
-        deployed = runner.Deployed("dev", outputs_for(rig), session=boto3.Session(region_name=emulator.REGION))
-        with pytest.raises(UserError, match="a cutover of 'dev' is already running"):
-            runner.cutover(deployed, {}, quiet())
-        runner.rollback(deployed, None, False, quiet())  # stops it
+    with emulator.emulator() as session:
+        rig = Rig(session, make_targets(), CutoverInput())
+        with session.clock.held():  # the first cutover stays in its first bake while the operator acts
+            running = rig.start(
+                rig.cutover_arn, {**FAST, "bakeSeconds": 60, "taskDefinition": rig.standins.task_definition_arn}
+            )
+            deployed = deployed_for(rig)
+            with pytest.raises(UserError, match="a cutover of 'dev' is already running"):
+                runner.cutover(deployed, {}, quiet())
+            runner.rollback(deployed, None, False, quiet())  # stops it
+        session.wait(running)
+        assert rig.sfn.describe_execution(executionArn=running)["status"] == "ABORTED"
 
 
 def test_rehearsal_runs_the_planned_definition() -> None:
@@ -188,15 +199,14 @@ def test_the_cutover_task_takes_its_message_from_the_runner() -> None:
 def test_the_cutover_deploys_the_app_stacks_current_task_definition() -> None:
     """The definition's default task definition is as old as the last migration deploy: the runner sends the
     app stack's current one unless the caller chose one."""
-    with emulator.emulator():
-        rig = Rig(make_targets(), CutoverInput(task_definition="payments-app:1"))
-        ecs = boto3.client("ecs", region_name=emulator.REGION)
+    with emulator.emulator() as session:
+        rig = Rig(session, make_targets(), CutoverInput(task_definition="payments-app:1"))
+        ecs = session.client("ecs")
         current = ecs.register_task_definition(
             family="payments-app", containerDefinitions=[{"name": "app", "image": "payments:new", "memory": 512}]
         )["taskDefinition"]["taskDefinitionArn"]
         assert current.endswith(":2")
-        session = boto3.Session(region_name=emulator.REGION)
-        deployed = runner.Deployed("dev", outputs_for(rig, task_definition=current), session=session)
+        deployed = deployed_for(rig, task_definition=current)
         assert runner.with_current_task_definition(deployed, {"taskDefinition": "mine:7"}) == {
             "taskDefinition": "mine:7"
         }
@@ -209,5 +219,5 @@ def test_the_cutover_deploys_the_app_stacks_current_task_definition() -> None:
         assert blue["taskDefinition"] == current
         assert f"task definition: {current}" in console.file.getvalue()  # type: ignore[attr-defined]
         # no app stack (or EC2 mode): the definition's default stands
-        bare = runner.Deployed("dev", outputs_for(rig), session=session)
+        bare = deployed_for(rig)
         assert bare.task_definition is None and runner.with_current_task_definition(bare, {}) == {}

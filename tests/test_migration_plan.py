@@ -10,7 +10,7 @@ import pytest
 from payments.core.errors import ConfigError
 from payments.guardrails import engine as guardrails
 from payments.guardrails.engine import Resource
-from payments.layers.migration.state_machine import task_resources
+from payments.layers.migration.machines import task_resources
 from payments.layers.observability.alarms import DMS_ALARM_KEYS
 from tests.support import of_type, one, plan
 

@@ -8,16 +8,11 @@ from typing import Any
 import botocore.session
 import pytest
 
-from payments.cutover.emulator import SERVICE_NAMES
+from payments.cutover.emulator.adapter import SERVICE_NAMES
+from payments.layers.migration.machines import Targets, cutover_definition, rollback_definition, task_resources
+from payments.layers.migration.machines.asl import lit
+from payments.layers.migration.machines.inputs import COMPLEMENT
 from payments.layers.migration.schedule import CutoverInput, Pool
-from payments.layers.migration.state_machine import (
-    COMPLEMENT,
-    Targets,
-    cutover_definition,
-    lit,
-    rollback_definition,
-    task_resources,
-)
 
 A = "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
 SDK_SERVICES = {"elasticloadbalancingv2", "cloudwatch", "databasemigration", "ecs", "ssm", "sfn"}

@@ -26,15 +26,12 @@ import subprocess
 import sys
 import threading
 import time
-import types
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
-from botocore.exceptions import ClientError
 from rich.console import Console
 
 import payments.plan.engine as engine
@@ -317,7 +314,6 @@ PLANNED = planned("dev", dms=True)
 STATES = state_types(json.loads(PLANNED.cutover_definition))
 #: Short waits through the execution input (never the definition); two polls before a bounded wait gives up.
 FAST = {"bakeSeconds": 0, "pollSeconds": 0, "holdSeconds": 0, "maxPolls": 2}
-INJECTED = "InternalFailure"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -422,7 +418,7 @@ def route_for(state: str) -> Route:
     return owners[0] if owners else ROUTES[0]
 
 
-# --- fault injection into the emulator's interpreter ----------------------------------------------------
+# --- fault injection, through the emulator's control hooks ----------------------------------------------
 
 
 @dataclasses.dataclass
@@ -430,61 +426,22 @@ class Faults:
     api: set[str]  #: Task states whose service call fails on every attempt
     alarm_on_entry: set[str]  #: states whose entry puts the gate alarm in ALARM (once)
     transient: dict[str, int] = dataclasses.field(default_factory=dict)  #: state -> failing attempts, then OK
-    fired: list[str] = dataclasses.field(default_factory=list)
-    standins: rehearsal.StandIns | None = None
 
-
-def _injected_error(state: str, action: str) -> ClientError:
-    return ClientError({"Error": {"Code": INJECTED, "Message": f"fault sweep: injected failure at {state}"},
-                        "ResponseMetadata": {"HTTPStatusCode": 500, "RequestId": "fault-sweep"}}, action)
-
-
-def _hooks(faults: Faults) -> list[Any]:
-    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_aws_sdk,
-        state_task_service_sns,
-    )
-    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
-
-    patches = []
-    for cls in (state_task_service_aws_sdk.StateTaskServiceAwsSdk, state_task_service_sns.StateTaskServiceSns):
-        real = cls._eval_service_task
-
-        def failing(self: Any, env: Any, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
-            if self.name in faults.api:
-                faults.fired.append(self.name)
-                raise _injected_error(self.name, self.resource.api_action)
-            if faults.transient.get(self.name, 0) > 0:
-                faults.transient[self.name] -= 1
-                faults.fired.append(self.name)
-                raise _injected_error(self.name, self.resource.api_action)
-            return _real(self, env, *args, **kwargs)
-
-        patches.append(mock.patch.object(cls, "_eval_service_task", failing))
-
-    real_add = EventManager.add_event
-
-    def add_event(self: Any, context: Any, event_type: Any, event_details: Any = None, *args: Any,
-                  **kwargs: Any) -> Any:
-        if str(getattr(event_type, "value", event_type)).endswith("StateEntered") and event_details:
-            name = event_details["stateEnteredEventDetails"]["name"]
-            if name in faults.alarm_on_entry and faults.standins is not None:
-                faults.alarm_on_entry.discard(name)
-                faults.fired.append(name)
-                faults.standins.set_gate("ALARM", f"fault sweep: alarm on entering {name}")
-        return real_add(self, context, event_type, event_details, *args, **kwargs)
-
-    patches.append(mock.patch.object(EventManager, "add_event", add_event))
-    # Retry intervals are real sleeps in moto; the attempts still happen, only the waiting goes.
-    patches.append(mock.patch.object(retrier_decl, "time", types.SimpleNamespace(sleep=lambda seconds: None)))
-    return patches
+    def install(self, standins: rehearsal.StandIns) -> None:
+        control = standins.session.control
+        for state in self.api:
+            control.fail(state)
+        for state, times in self.transient.items():
+            control.fail(state, times)
+        for state in self.alarm_on_entry:
+            control.when_entered(
+                state, lambda entered: standins.set_gate("ALARM", f"fault sweep: alarm on entering {entered.state}"))
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
-    with emulator.emulator():
-        yield
+def aws() -> Iterator[emulator.Session]:
+    with emulator.emulator() as session:
+        yield session
 
 
 @dataclasses.dataclass
@@ -509,53 +466,30 @@ def set_weights(standins: rehearsal.StandIns, weights: dict[str, int]) -> None:
         DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}])
 
 
-def execute(state_machine_arn: str, payload: dict[str, Any], standins: rehearsal.StandIns,
-            timeout: float = 90.0) -> execution.Outcome:
-    """rehearsal.run without the live timeline: the history is read once at the end (each read of a long
-    history costs moto ~0.2 s of the interpreter's time, and the sweep runs a hundred executions)."""
-    sfn = standins.client("stepfunctions")
-    arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=f"sweep-{uuid.uuid4().hex[:12]}",
-                              input=json.dumps(payload))["executionArn"]
-    deadline = time.monotonic() + timeout
-    while sfn.describe_execution(executionArn=arn)["status"] not in execution.TERMINAL:
-        assert time.monotonic() < deadline, f"execution still running after {timeout:.0f}s"
-        time.sleep(0.05)
-    steps = [execution.Step(e["stateEnteredEventDetails"]["name"], e["timestamp"])
-             for e in execution.events(sfn, arn) if e["type"].endswith("StateEntered")]
-    return execution.outcome(sfn, arn, steps, standins.weights())
-
-
-def run_route(route: Route, faults: Faults) -> Run:
+def run_route(session: emulator.Session, route: Route, faults: Faults) -> Run:
     started = time.perf_counter()
-    standins = rehearsal.create_standins(PLANNED.targets, PLANNED.initial_weights, **route.standins)
+    standins = rehearsal.create_standins(session, PLANNED.targets, PLANNED.initial_weights, **route.standins)
     if route.start:
         set_weights(standins, route.start)
     if route.prepare:
         route.prepare(standins)
-    cutover_arn = rehearsal.create_state_machine(PLANNED.cutover_definition, PLANNED.cutover_name)
+    cutover_arn = rehearsal.create_state_machine(session, PLANNED.cutover_definition, PLANNED.cutover_name)
     faults.api |= set(route.api_faults)
     if route.alarm_at:
         faults.alarm_on_entry.add(route.alarm_at)
-    faults.standins = standins
+    faults.install(standins)
     start, start_phase = standins.weights(), standins.phase()
     payload = {**FAST, "taskDefinition": standins.task_definition_arn, **route.payload}
-    patches = _hooks(faults)
-    for patch in patches:
-        patch.start()
-    try:
-        result = execute(cutover_arn, payload, standins)
-    finally:
-        for patch in reversed(patches):
-            patch.stop()
+    result = rehearsal.run(standins, cutover_arn, payload)
     return Run(route, result, [s.name for s in result.steps], standins.phase(),
-               [n["subject"] for n in standins.notices()], start, start_phase, list(faults.fired), standins,
+               [n["subject"] for n in standins.notices()], start, start_phase, list(session.control.fired), standins,
                time.perf_counter() - started)
 
 
 def forced_rollback(standins: rehearsal.StandIns, pool: str) -> execution.Outcome:
     """What `invoke rollback --pool <pool>` runs: the planned rollback state machine."""
-    arn = rehearsal.create_state_machine(PLANNED.rollback_definition, PLANNED.rollback_name)
-    return execute(arn, {"pool": pool}, standins)
+    arn = rehearsal.create_state_machine(standins.session, PLANNED.rollback_definition, PLANNED.rollback_name)
+    return rehearsal.run(standins, arn, {"pool": pool})
 
 
 def only(pool: str) -> dict[str, int]:
@@ -620,9 +554,9 @@ def test_the_swept_definition_covers_every_environment_and_every_route_is_needed
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.name != "happy"], ids=lambda r: r.name)
-def test_every_route_without_a_further_fault_ends_safely(aws: None, route: Route) -> None:
+def test_every_route_without_a_further_fault_ends_safely(aws: emulator.Session, route: Route) -> None:
     """The routes are faults (or inputs) themselves: each must already end safely, and reach what it claims."""
-    run = run_route(route, Faults(set(), set()))
+    run = run_route(aws, route, Faults(set(), set()))
     missing = [s for s in route.reaches if s not in run.visited]
     assert not missing, f"route {route.name} never entered {missing}"
     outcome = judge(run, None)
@@ -631,14 +565,14 @@ def test_every_route_without_a_further_fault_ends_safely(aws: None, route: Route
 
 
 @pytest.mark.parametrize("state", sorted(STATES))
-def test_a_fault_at_every_state_rolls_back_or_stops_safely(aws: None, state: str) -> None:
+def test_a_fault_at_every_state_rolls_back_or_stops_safely(aws: emulator.Session, state: str) -> None:
     kind = STATES[state]
     route = route_for(state)
     if kind == "Task":
         faults, injected = Faults({state}, set()), f"the {state} API call fails on every attempt"
     else:
         faults, injected = Faults(set(), {state}), f"gate alarm -> ALARM on entering {state}"
-    run = run_route(route, faults)
+    run = run_route(aws, route, faults)
     assert state in run.visited, f"route {route.name} never entered {state}: give it a route"
     assert state in run.fired, f"the fault at {state} never fired"
     outcome = judge(run, state)
@@ -647,9 +581,9 @@ def test_a_fault_at_every_state_rolls_back_or_stops_safely(aws: None, state: str
             "weights": run.result.weights, "phase": run.phase, "seconds": round(run.seconds, 2)})
 
 
-def test_a_rollback_whose_listener_call_fails_transiently_still_restores_the_source(aws: None) -> None:
+def test_a_rollback_whose_listener_call_fails_transiently_still_restores_the_source(aws: emulator.Session) -> None:
     """The rollback retries harder than anything else: four failed attempts, the fifth moves traffic back."""
     faults = Faults(set(), set(), transient={"Rollback": 4})
-    run = run_route(dataclasses.replace(ROUTES[0], alarm_at="SetWeights"), faults)
+    run = run_route(aws, dataclasses.replace(ROUTES[0], alarm_at="SetWeights"), faults)
     assert run.fired.count("Rollback") == 4
     assert judge(run, None) == f"rolled back to 100% {PLANNED.defaults['sourcePool']}"

@@ -88,12 +88,11 @@ def events(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
         kwargs["nextToken"] = page["nextToken"]
 
 
-def _detail(event: dict[str, Any], name: str) -> str:
+def _detail(name: str, raw_input: str | None) -> str:
     if name not in ("SetWeights", "Rollback", "SetRollbackWeights"):
         return ""
-    raw = event.get("stateEnteredEventDetails", {}).get("input")
     try:
-        doc = json.loads(raw or "{}")
+        doc = json.loads(raw_input or "{}")
     except json.JSONDecodeError:
         return ""
     weights = (doc.get("traffic") or {}).get("weights") or {}
@@ -104,6 +103,20 @@ def _detail(event: dict[str, Any], name: str) -> str:
     if name == "Rollback" and pools:
         return f"{pools.get('source', {}).get('name')} 100%"
     return ""
+
+
+def step_of(name: str, at: datetime, raw_input: str | None) -> Step:
+    """The step an operator sees for an execution entering state `name` with that input."""
+    return Step(name, at, _detail(name, raw_input))
+
+
+def steps_of(history: list[dict[str, Any]]) -> list[Step]:
+    """Every state entered, in order, from an execution's history."""
+    return [
+        step_of(e["stateEnteredEventDetails"]["name"], e["timestamp"], e["stateEnteredEventDetails"].get("input"))
+        for e in history
+        if e["type"].endswith("StateEntered")
+    ]
 
 
 def follow(
@@ -121,13 +134,10 @@ def follow(
     while True:
         status = sfn.describe_execution(executionArn=execution_arn)["status"]
         history = events(sfn, execution_arn)
-        for event in history[seen:]:
-            if event["type"].endswith("StateEntered"):
-                name = event["stateEnteredEventDetails"]["name"]
-                step = Step(name, event["timestamp"], _detail(event, name))
-                if on_step:
-                    on_step(step)
-                yield step
+        for step in steps_of(history[seen:]):
+            if on_step:
+                on_step(step)
+            yield step
         seen = len(history)
         if status in TERMINAL:
             return

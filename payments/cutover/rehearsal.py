@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import boto3
 from rich.console import Console
 
 from payments.core.errors import UserError
 from payments.cutover import emulator, execution
+from payments.layers.migration.machines import Targets
 from payments.layers.migration.schedule import Pool
-from payments.layers.migration.state_machine import Targets
 
 SFN_TYPE = "aws:sfn/stateMachine:StateMachine"
 #: Short waits for a rehearsal (seconds); the definition reads them from the input.
@@ -39,13 +36,17 @@ TASK_IPS = {"blue": ("10.20.10.10", "10.20.11.10"), "green": ("10.20.10.20", "10
 class StandIns:
     """The emulated resources a cutover acts on, and how to read and poke them."""
 
+    session: emulator.Session
     targets: Targets
-    region: str
     queue_url: str
     task_definition_arn: str | None
 
+    @property
+    def region(self) -> str:
+        return self.session.region
+
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)
+        return self.session.client(service)
 
     def weights(self) -> dict[str, int]:
         return execution.listener_weights(
@@ -81,17 +82,18 @@ class StandIns:
 
 
 def create_standins(
+    session: emulator.Session,
     targets: Targets,
     initial_weights: Mapping[str, int],
     *,
-    region: str = emulator.REGION,
     target_pools_ready: bool = True,
     dms_in_sync: bool = True,
     task_family: str = "payments-app",
 ) -> StandIns:
-    """Create every stand-in inside an active :func:`emulator.emulator` context."""
-    ec2 = boto3.client("ec2", region_name=region)
-    elbv2 = boto3.client("elbv2", region_name=region)
+    """Create every stand-in inside the emulator session."""
+    region = session.region
+    ec2 = session.client("ec2")
+    elbv2 = session.client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{region}{z}")["Subnet"]["SubnetId"]
@@ -119,7 +121,7 @@ def create_standins(
 
     task_definition_arn = None
     if targets.cluster_name:
-        ecs = boto3.client("ecs", region_name=region)
+        ecs = session.client("ecs")
         ecs.create_cluster(clusterName=targets.cluster_name)
         task_definition_arn = ecs.register_task_definition(
             family=task_family,
@@ -133,8 +135,8 @@ def create_standins(
                 desiredCount=2 if pool == Pool.BLUE.value else 0,
             )
 
-    cloudwatch = boto3.client("cloudwatch", region_name=region)
-    sns = boto3.client("sns", region_name=region)
+    cloudwatch = session.client("cloudwatch")
+    sns = session.client("sns")
     topic = sns.create_topic(Name=targets.topic_arn.rsplit(":", 1)[-1])["TopicArn"]
     if topic != targets.topic_arn:
         raise UserError(
@@ -163,15 +165,15 @@ def create_standins(
             StateReason="rehearsal: CDC latency above threshold",
         )
 
-    ssm = boto3.client("ssm", region_name=region)
+    ssm = session.client("ssm")
     ssm.put_parameter(Name=targets.phase_parameter_name, Value="parallel-run", Type="String")
-    sqs = boto3.client("sqs", region_name=region)
+    sqs = session.client("sqs")
     queue_url = sqs.create_queue(QueueName="rehearsal-notices")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
     if targets.dms_task_arn:
-        dms = boto3.client("dms", region_name=region)
+        dms = session.client("dms")
         task_id = targets.dms_task_arn.rsplit(":", 1)[-1]
         created = dms.create_replication_task(
             ReplicationTaskIdentifier=task_id.lower(),
@@ -182,11 +184,11 @@ def create_standins(
             TableMappings=json.dumps({"rules": []}),
         )["ReplicationTask"]["ReplicationTaskArn"]
         emulator.pin_dms_task(created, targets.dms_task_arn, region)
-    return StandIns(targets, region, queue_url, task_definition_arn)
+    return StandIns(session, targets, queue_url, task_definition_arn)
 
 
-def create_state_machine(definition: str | dict[str, Any], name: str, region: str = emulator.REGION) -> str:
-    sfn = boto3.client("stepfunctions", region_name=region)
+def create_state_machine(session: emulator.Session, definition: str | dict[str, Any], name: str) -> str:
+    sfn = session.client("stepfunctions")
     body = definition if isinstance(definition, str) else json.dumps(definition)
     return sfn.create_state_machine(
         name=name, definition=body, roleArn=f"arn:aws:iam::{emulator.ACCOUNT_ID}:role/{name}-role", type="STANDARD"
@@ -194,54 +196,42 @@ def create_state_machine(definition: str | dict[str, Any], name: str, region: st
 
 
 def run(
+    standins: StandIns,
     state_machine_arn: str,
     payload: Mapping[str, Any],
-    standins: StandIns,
     *,
     fail_at: int | None = None,
     on_step: Callable[[execution.Step], None] | None = None,
-    timeout_seconds: float = 120.0,
 ) -> execution.Outcome:
-    """Start an execution and follow it; with `fail_at`, the gate goes to ALARM once that step's weights are set."""
+    """Run an execution to its end; with `fail_at`, the gate goes to ALARM once that step's weights are set.
+
+    The execution runs on the session's virtual clock: its waits are the ones it asks for, and cost no real
+    time. States are shown live through `on_step`; the outcome is read once the execution has ended.
+    """
+    session = standins.session
+    if on_step is not None:
+        session.control.every_state(lambda entered: on_step(execution.step_of(entered.state, entered.at,
+                                                                              entered.raw_input)))
+    if fail_at is not None:
+        alarm_at_step(standins, fail_at)
     sfn = standins.client("stepfunctions")
     # Always named: moto gives every unnamed execution the same name.
     arn = sfn.start_execution(
         stateMachineArn=state_machine_arn, name=f"rehearsal-{uuid.uuid4().hex[:12]}", input=json.dumps(dict(payload))
     )["executionArn"]
-    injector = _Injector(standins, fail_at) if fail_at is not None else None
-    if injector:
-        injector.start()
-    try:
-        steps = list(execution.follow(sfn, arn, poll_seconds=0.1, on_step=on_step, timeout_seconds=timeout_seconds))
-    finally:
-        if injector:
-            injector.stop()
-    return execution.outcome(sfn, arn, steps, standins.weights())
+    session.wait(arn)
+    return execution.outcome(sfn, arn, execution.steps_of(execution.events(sfn, arn)), standins.weights())
 
 
-class _Injector(threading.Thread):
-    """Watches the listener; when the target pool reaches `percent`, puts the gate alarm in ALARM."""
+def alarm_at_step(standins: StandIns, percent: int) -> None:
+    """The gate alarm goes to ALARM as soon as the target pool's weight is set to `percent`."""
 
-    def __init__(self, standins: StandIns, percent: int) -> None:
-        super().__init__(name="rehearsal-fault", daemon=True)
-        self.standins = standins
-        self.percent = percent
-        self.fired = False
-        self._halt = threading.Event()
+    def check(entered: emulator.Entered) -> None:
+        weights = ((entered.input().get("traffic") or {}).get("weights")) or {}
+        if weights.get("target") == percent:
+            standins.set_gate("ALARM", f"rehearsal: fault injected at {percent}%")
 
-    def run(self) -> None:
-        while not self._halt.is_set() and not self.fired:
-            if self._target_at(self.standins.weights()):
-                self.standins.set_gate("ALARM", f"rehearsal: fault injected at {self.percent}%")
-                self.fired = True
-            time.sleep(0.05)
-
-    def _target_at(self, weights: dict[str, int]) -> bool:
-        return any(weights.get(p.value) == self.percent for p in (Pool.BLUE, Pool.GREEN))
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(timeout=2)
+    standins.session.control.when_entered("Bake", check, once=False)
 
 
 # --- from the offline plan -------------------------------------------------------------
@@ -333,10 +323,10 @@ def rehearse(env: str, fail_at: int | str | None, console: Console) -> execution
             f"--fail-at {fail_at}: not a step of the {env} schedule {','.join(map(str, steps))}. "
             f"Fix: use one of {', '.join(map(str, steps))}"
         )
-    with emulator.emulator():
-        standins = create_standins(planned.targets, planned.initial_weights)
-        arn = create_state_machine(planned.cutover_definition, planned.cutover_name)
-        create_state_machine(planned.rollback_definition, planned.rollback_name)
+    with emulator.emulator() as session:
+        standins = create_standins(session, planned.targets, planned.initial_weights)
+        arn = create_state_machine(session, planned.cutover_definition, planned.cutover_name)
+        create_state_machine(session, planned.rollback_definition, planned.rollback_name)
         payload: dict[str, Any] = dict(FAST)
         if standins.task_definition_arn:
             payload["taskDefinition"] = standins.task_definition_arn
@@ -355,7 +345,7 @@ def rehearse(env: str, fail_at: int | str | None, console: Console) -> execution
                 first.append(step.at)
             execution.print_step(console, first[0], step)
 
-        result = run(arn, payload, standins, fail_at=fail_at, on_step=show)
+        result = run(standins, arn, payload, fail_at=fail_at, on_step=show)
         execution.print_outcome(console, result, standins.phase())
         for notice in standins.notices():
             console.print(f"  notice: {notice['subject']}: {notice['message']}")

@@ -67,8 +67,11 @@ def aws_errors(what: str) -> Iterator[None]:
 class Deployed:
     """The deployed cutover of one environment, read from its stack outputs."""
 
-    def __init__(self, env: str, outputs: OutputsFn, session: Any | None = None) -> None:
+    def __init__(
+        self, env: str, outputs: OutputsFn, session: Any | None = None, poll_seconds: float = 5.0
+    ) -> None:
         self.env = env
+        self.poll_seconds = poll_seconds  #: how often a running execution's history is read
         environment = load_environment(env)
         self.region = environment.region
         migration = outputs("migration")
@@ -116,7 +119,7 @@ class Deployed:
                 "executionArn"
             ]
 
-    def watch(self, execution_arn: str, console: Console, poll_seconds: float = 5.0) -> execution.Outcome:
+    def watch(self, execution_arn: str, console: Console) -> execution.Outcome:
         first: list[Any] = []
 
         def show(step: execution.Step) -> None:
@@ -126,7 +129,7 @@ class Deployed:
 
         console.print(f"  execution: {execution_arn}")
         with aws_errors("following the execution"):
-            steps = list(execution.follow(self.sfn, execution_arn, poll_seconds=poll_seconds, on_step=show))
+            steps = list(execution.follow(self.sfn, execution_arn, poll_seconds=self.poll_seconds, on_step=show))
             return execution.outcome(self.sfn, execution_arn, steps, self.weights())
 
 
@@ -219,6 +222,6 @@ def rollback(deployed: Deployed, pool: str | None, force: bool, console: Console
         + ": running cutovers are stopped first"
     )
     arn = deployed.start(deployed.rollback_arn, payload, "rollback")
-    result = deployed.watch(arn, console, poll_seconds=2.0)
+    result = deployed.watch(arn, console)
     execution.print_outcome(console, result, deployed.phase())
     return result

@@ -18,8 +18,8 @@ import pulumi_aws as aws
 from payments.components import iam
 from payments.components.logs import log_group
 from payments.core.naming import Kind, Namer
+from payments.layers.migration.machines import Targets, cutover_definition, rollback_definition
 from payments.layers.migration.schedule import CutoverInput, Pool
-from payments.layers.migration.state_machine import Targets, cutover_definition, rollback_definition
 
 #: Log delivery and X-Ray APIs accept no resource ARNs (AWS documents "*" for them).
 LOG_DELIVERY_ACTIONS = [

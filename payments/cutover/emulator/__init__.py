@@ -1,0 +1,29 @@
+"""The embedded AWS emulator (moto) and the adapter that bridges its gaps, for tests and ``invoke rehearse``.
+
+* :mod:`.adapter`: moto's gaps against Step Functions as AWS documents it, and the memoisation that keeps
+  executions fast; none of it changes a definition;
+* :mod:`.clock`: virtual time for Waits, retries, timeouts and history timestamps;
+* :mod:`.control`: hooks on states, injected faults, the history quota;
+* :mod:`.pins`: stand-ins re-keyed to the planned ARNs;
+* :mod:`.session`: :func:`emulator`, which puts it all together.
+"""
+
+from payments.cutover.emulator.clock import Clock, ClockStalledError
+from payments.cutover.emulator.control import HISTORY_QUOTA, Control, Entered
+from payments.cutover.emulator.pins import pin_dms_task, pin_listener, pin_target_group
+from payments.cutover.emulator.session import ACCOUNT_ID, REGION, Session, emulator
+
+__all__ = [
+    "ACCOUNT_ID",
+    "HISTORY_QUOTA",
+    "REGION",
+    "Clock",
+    "ClockStalledError",
+    "Control",
+    "Entered",
+    "Session",
+    "emulator",
+    "pin_dms_task",
+    "pin_listener",
+    "pin_target_group",
+]

@@ -1,0 +1,189 @@
+"""The adapter between moto's Step Functions interpreter and our definitions: its gaps, bridged.
+
+None of it touches a definition: the definition that runs is the one the offline plan produced, byte for byte.
+Each patch below names the gap it bridges. The gaps, all in moto 5.x:
+
+1. Service names. Step Functions names services after the SDK models (``elasticloadbalancingv2``,
+   ``databasemigration``); moto hands the name straight to ``boto3.client``, which knows them as ``elbv2`` and
+   ``dms``. -> map the name before the client is built (keeping moto's own sfn mapping).
+2. Parameter casing. Step Functions takes PascalCase parameters even for camelCase APIs (ECS: ``Cluster``,
+   ``Services``) and returns PascalCase results (``Services[0].RunningCount``); moto passes both through
+   untouched. -> rename request keys to the operation's input shape and response keys to PascalCase, with the
+   botocore shape walkers moto already ships.
+3. Dates. Some responses carry ``datetime`` values (``cloudwatch:describeAlarms``, ``ssm:getParameter``,
+   ``ecs:describeServices``) that moto cannot serialise into the state's JSON. -> ISO-8601 strings, as Step
+   Functions gives them.
+4. JSONPath. moto returns a definite path that crosses an array index (``$.Services[0].RunningCount``) as a
+   one-element list, where Step Functions returns the value (moto issue 7825's fix overshoots), so Choice rules
+   on such paths never match. -> definite paths give their value; wildcards, slices, filters and deep scans
+   still give lists.
+5. Identifiers: see :mod:`payments.cutover.emulator.pins`.
+6. Time. moto sleeps for real in Wait states and retry intervals, and measures ``TimeoutSeconds`` and history
+   timestamps on the wall clock. -> all of them on the session's virtual clock (:mod:`.clock`).
+
+And three that only cost time, bridged so the suite and ``invoke rehearse`` stay fast (pure memoisation, same
+results):
+
+7. moto parses the ASL (ANTLR) at ``CreateStateMachine`` and again at every ``StartExecution``: about a second
+   for our definitions. -> parse each definition once per process; every execution gets a deep copy of the
+   parsed program (components keep their per-run state in the execution's environment, not in themselves).
+8. Every JSONPath is compiled anew (a PLY parser built per call). -> compile each path once.
+9. Every SDK task builds a new boto3 client (loading the service model). -> one client per service and region
+   for the session (boto3 clients are thread-safe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime
+import functools
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+from unittest import mock
+
+import botocore.session
+
+#: Step Functions service name -> boto3 client name, where they differ.
+SERVICE_NAMES = {"elasticloadbalancingv2": "elbv2", "databasemigration": "dms", "sfn": "stepfunctions"}
+
+_models = botocore.session.get_session()
+
+
+def operation_model(service: str, action: str) -> Any:
+    """The botocore operation behind a Step Functions ``aws-sdk:<service>:<action>`` resource."""
+    service = SERVICE_NAMES.get(service, service)
+    return _models.get_service_model(service).operation_model(action[:1].upper() + action[1:])
+
+
+def _operation(task: Any) -> Any:
+    return operation_model(task.resource.api_name, task.resource.api_action)
+
+
+def _iso_dates(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _iso_dates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_iso_dates(v) for v in value]
+    return value
+
+
+def _boto_service_name(self: Any, boto_service_name: str | None = None) -> str:  # gap 1
+    name = boto_service_name or self.resource.api_name
+    return SERVICE_NAMES.get(name, name)
+
+
+def _normalise_parameters(
+    self: Any, parameters: dict[str, Any], boto_service_name: str | None = None, service_action_name: str | None = None
+) -> None:  # gap 2, requests
+    self._to_boto_request(parameters, _operation(self).input_shape)
+
+
+def _normalise_response(
+    self: Any, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None
+) -> None:  # gaps 2 and 3, responses
+    if not isinstance(response, dict):
+        return
+    fixed = _iso_dates(response)
+    response.clear()
+    response.update(fixed)
+    shape = _operation(self).output_shape
+    if shape is not None:
+        self._from_boto_response(response, shape)
+
+
+#: A path is indefinite (yields a list) when it has a wildcard, slice, filter, union or deep scan.
+_INDEFINITE = re.compile(r"\*|\.\.|\[[^\]]*[:?,][^\]]*\]")
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(path: str) -> Any:  # gap 8
+    from jsonpath_ng.ext import parse
+
+    return parse(path)
+
+
+def extract_json(path: str, data: Any) -> Any:  # gap 4
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    matches = _compiled(path).find(data)
+    if _INDEFINITE.search(path):
+        return [match.value for match in matches]
+    if not matches:
+        raise json_path.NoSuchJsonPathError(json_path=path, data=data)
+    return matches[0].value
+
+
+def _patch_everywhere(prefix: str, name: str, original: Any, replacement: Any) -> list[Any]:
+    """Patch `name` in every loaded module under `prefix` that imported `original` by name."""
+    return [
+        mock.patch.object(module, name, replacement)
+        for module_name, module in list(sys.modules.items())
+        if module_name.startswith(prefix) and getattr(module, name, None) is original
+    ]
+
+
+# --- gap 7: parse once --------------------------------------------------------------------------------------
+
+_parsed: dict[str, tuple[Any, Any]] = {}
+_parsed_lock = threading.Lock()
+
+
+def _parse_once(real: Callable[[str], tuple[Any, Any]]) -> Callable[[str], tuple[Any, Any]]:
+    def parse(definition: str) -> tuple[Any, Any]:
+        with _parsed_lock:
+            if definition not in _parsed:
+                _parsed[definition] = real(definition)  # a syntax error raises, and is not cached
+            program, tree = _parsed[definition]
+            return copy.deepcopy(program), tree
+
+    return parse
+
+
+# --- gap 9: one client per service ----------------------------------------------------------------------------
+
+
+def _client_cache(real: Callable[..., Any]) -> Callable[..., Any]:
+    clients: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        with lock:
+            if (region, service) not in clients:
+                clients[(region, service)] = real(region, service, state_credentials)
+            return clients[(region, service)]
+
+    return boto_client_for
+
+
+@contextlib.contextmanager
+def patched() -> Iterator[None]:
+    """Gaps 1-4 and 7-9 patched in for the duration (time, gap 6, is wired by the session)."""
+    import moto.stepfunctions.parser.asl.parse.asl_parser as asl_parser
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
+    from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+
+    sdk_task = state_task_service_aws_sdk.StateTaskServiceAwsSdk
+    parser = asl_parser.AmazonStateLanguageParser
+    patches = [
+        mock.patch.object(sdk_task, "_get_boto_service_name", _boto_service_name),
+        mock.patch.object(sdk_task, "_normalise_parameters", _normalise_parameters),
+        mock.patch.object(sdk_task, "_normalise_response", _normalise_response),
+        mock.patch.object(parser, "parse", staticmethod(_parse_once(parser.parse))),
+        *_patch_everywhere("moto.stepfunctions.parser", "extract_json", json_path.extract_json, extract_json),
+        *_patch_everywhere(
+            "moto.stepfunctions.parser",
+            "boto_client_for",
+            boto_client.boto_client_for,
+            _client_cache(boto_client.boto_client_for),
+        ),
+    ]
+    with contextlib.ExitStack() as stack:
+        for patch in patches:
+            stack.enter_context(patch)
+        yield
