@@ -45,10 +45,11 @@ class HAProxy:
                            log=self.log)
 
     def _accepting(self, port: int) -> bool:
+        """The port accepts connections and the runtime API answers (its socket file exists a moment before)."""
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 pass
-            return self.socket_path.exists()
+            return "Name: HAProxy" in self.command("show info")
         except OSError:
             return False
 
