@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 WRITER_NAME = "db.{suffix}.payments.internal"
-TARGET_NAMES = {"onprem": "onprem-db.{suffix}.payments.internal", "aws": "aurora-writer.{suffix}.lab.internal"}
+TARGET_NAMES = {"onprem": "onprem-db.{suffix}.payments.internal", "aws": "aurora-{suffix}.cluster.lab.internal"}
 
 
 class Zone:
