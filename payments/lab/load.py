@@ -175,7 +175,8 @@ class LoadGenerator:
     def _new_write(self, now: float) -> _Request:
         self._counts["writes"] += 1
         body = json.dumps({"amountCents": random.randint(100, 99_999), "currency": "EUR"}).encode()
-        return _Request(True, uuid.uuid4().hex, body, now, self.retry.first_backoff_seconds)
+        # A UUID with its dashes, as clients send them (and not a bare hex string a secret scanner takes for a key).
+        return _Request(True, str(uuid.uuid4()), body, now, self.retry.first_backoff_seconds)
 
     def _retry_later(self, request: _Request, wait: float) -> None:
         with self._lock:
