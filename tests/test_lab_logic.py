@@ -202,3 +202,38 @@ def test_invoke_lab_refuses_bad_arguments_in_one_line(args: tuple[str, ...], exp
     assert done.returncode == 1
     assert done.stderr.startswith(expected), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+# -- verdicts -------------------------------------------------------------------------------------------------
+
+
+def figures(*, lost: tuple[str, ...] = (), writer: str = "aws", pause: float = 1.0, failed_writes: int = 0,
+            catches_loss: bool = False, driver_error: str | None = None) -> scenarios.Figures:
+    from payments.lab.checker import CheckResult
+    from payments.lab.load import LoadFigures
+
+    result = CheckResult(acknowledged=10, rows_on_writer=10, lost=lost, duplicated=(), unacknowledged_rows=0,
+                         missing_on_other=0)
+    load = LoadFigures(writes_started=10, acknowledged=10, writes_failed_after_retries=failed_writes,
+                       writes_rejected=0, write_attempts=12, reads=5, reads_failed_after_retries=0, reads_not_found=0,
+                       pause_answers=2, longest_write_pause_seconds=pause, write_pauses_seconds=(pause,))
+    return scenarios.Figures(
+        scenario="full", driver="manual", outcome="completed", catches_loss=catches_loss, expected_writer="aws",
+        final_writer=writer, pause_bound_seconds=15.0, check=result, load=load, phases=(), startup_seconds=1.0,
+        wall_seconds=2.0, replication={}, answers={}, events=[], driver_error=driver_error)
+
+
+def test_a_clean_scenario_fails_on_anything_a_zero_downtime_migration_must_not_do() -> None:
+    assert figures().passed and figures().verdict() == "passed: lost 0, duplicated 0"
+    assert figures(lost=("k1",)).problems() == ["1 lost, 0 duplicated"]
+    assert figures(writer="onprem").problems() == ["the writer is onprem, expected aws"]
+    assert figures(pause=15.5).problems() == ["a write pause of 15.5s exceeds 15s"]
+    assert figures(failed_writes=2).problems() == ["2 writes failed after retries"]
+    failed = figures(driver_error="the manual driver failed: AbortedError: no drain")
+    assert not failed.passed and failed.verdict().startswith("FAILED: the manual driver failed")
+
+
+def test_a_breaking_scenario_passes_only_when_the_checker_reports_the_loss() -> None:
+    assert figures(lost=("k1",), catches_loss=True).verdict() == "caught: 1 lost, 0 duplicated"
+    assert not figures(catches_loss=True).passed
+    assert not figures(lost=("k1",), catches_loss=True, driver_error="boom").passed

@@ -124,7 +124,7 @@ def _wait_drained(lab: Lab, direction: Direction, until: float, timing: Timing) 
             return
         if time.monotonic() > until:
             raise AbortedError(f"{direction.value} replication did not drain within the pause bound "
-                          f"({status.incoming_changes} changes waiting, {status.latency_seconds:.0f}s behind)")
+                               f"({status.incoming_changes} changes waiting, {status.latency_seconds:.0f}s behind)")
         time.sleep(timing.poll_seconds)
 
 

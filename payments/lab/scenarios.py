@@ -122,10 +122,11 @@ class Figures:
     replication: Mapping[str, Mapping[str, Any]]
     answers: Mapping[str, int]
     events: Sequence[Mapping[str, Any]]
+    driver_error: str | None = None
 
     def problems(self) -> list[str]:
         """Why a scenario that must lose nothing failed (empty: it passed)."""
-        out = []
+        out = [self.driver_error] if self.driver_error else []
         if self.check.lost or self.check.duplicated:
             out.append(f"{len(self.check.lost)} lost, {len(self.check.duplicated)} duplicated")
         if self.final_writer != self.expected_writer:
@@ -143,12 +144,14 @@ class Figures:
     @property
     def passed(self) -> bool:
         if self.catches_loss:
-            return bool(self.check.lost or self.check.duplicated)
+            return self.driver_error is None and bool(self.check.lost or self.check.duplicated)
         return not self.problems()
 
     def verdict(self) -> str:
         lost, dup = len(self.check.lost), len(self.check.duplicated)
         if self.catches_loss:
+            if self.driver_error:
+                return f"FAILED: {self.driver_error}"
             return (f"caught: {lost} lost, {dup} duplicated" if self.passed
                     else "NOT CAUGHT: the checker saw no loss where the design was broken")
         return "passed: lost 0, duplicated 0" if self.passed else "FAILED: " + "; ".join(self.problems())
@@ -158,6 +161,7 @@ class Figures:
             "scenario": self.scenario, "driver": self.driver, "outcome": self.outcome, "passed": self.passed,
             "verdict": self.verdict(), "catchesLoss": self.catches_loss, "finalWriter": self.final_writer,
             "expectedWriter": self.expected_writer, "pauseBoundSeconds": self.pause_bound_seconds,
+            "driverError": self.driver_error,
             "payments": {**self.check.summary(), "writesFailedAfterRetries": self.load.writes_failed_after_retries,
                          "writesRejected": self.load.writes_rejected, "writeAttempts": self.load.write_attempts},
             "reads": {"total": self.load.reads, "failedAfterRetries": self.load.reads_failed_after_retries,
@@ -201,7 +205,12 @@ def run(name: str, driver: Driver, timing: Timing, settings: LabSettings | None 
             lab.replication_start(Direction.FORWARD)  # full load + CDC: the binlog holds every payment
             lab.start_load()
             time.sleep(timing.hold_seconds)
-        outcome = driver.run(lab, chosen, timing)
+        driver_error = None
+        try:
+            outcome = driver.run(lab, chosen, timing)
+        except Exception as exc:  # the run still settles and is checked: what happened to payments matters most
+            driver_error = f"the {driver.name} driver failed: {type(exc).__name__}: {exc}"
+            outcome = driver_error
         with lab.phase("settle"):
             load = lab.stop_load()
             _settle(lab)
@@ -217,7 +226,7 @@ def run(name: str, driver: Driver, timing: Timing, settings: LabSettings | None 
             pause_bound_seconds=timing.max_write_pause_seconds + settings.dns_ttl_seconds, check=result, load=load,
             phases=tuple((p.name, p.seconds) for p in lab.phases), startup_seconds=lab.startup_seconds,
             wall_seconds=time.monotonic() - started, replication=replication, answers=answers,
-            events=[dataclasses.asdict(e) for e in lab.events],
+            events=[dataclasses.asdict(e) for e in lab.events], driver_error=driver_error,
         )
 
 
