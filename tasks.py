@@ -70,10 +70,11 @@ def graph(c: Context, mermaid: bool = False) -> None:
 
 @task(help={"k": "only run tests matching this pytest -k expression", "fast": "run tests on 2 worker processes"})
 def test(c: Context, k: str | None = None, fast: bool = True) -> None:
-    """Run the test suite (pytest): layers under mocks, contract, guardrails, orchestration, cutover."""
+    """Run the test suite (pytest): layers under mocks, contract, guardrails, orchestration, cutover, lab."""
     args = [sys.executable, "-m", "pytest", "-q"]
     if fast:
-        args += ["-n", "2"]
+        # loadgroup: the lab's tests (xdist_group "lab") share one worker, so two labs never run at once.
+        args += ["-n", "2", "--dist", "loadgroup"]
     if k:
         args += ["-k", k]
     c.run(shlex.join(args), pty=False)
@@ -244,6 +245,38 @@ def rehearse(c: Context, env: str = "dev", fail_at: str | None = None, alarm_dur
     _, problem = rehearsal.rehearse(env, scenario, console)
     if problem is not None:
         raise Exit(f"error: the rehearsal did not end as expected: {problem}; see the timeline above", code=1)
+
+
+# --- lab -------------------------------------------------------------------------
+
+
+@task(help={
+    "env": "environment whose migration settings the lab runs (traffic steps, bake, write-pause bound)",
+    "scenario": "one scenario, e.g. full, fallback, gate-alarm, flip-before-drain (default: every scenario "
+                "that must lose nothing; the list: docs/lab.md)",
+    "quick": "short waits (2 s bakes, 2 s fallback window) for CI; the sequence is the same",
+    "rate": "payments per second of the load generator (default 50)",
+})
+@user_errors
+def lab(c: Context, env: str = "dev", scenario: str | None = None, quick: bool = False, rate: str = "50") -> None:
+    """Run the migration on this machine: real MariaDB servers, HAProxy and live payments; count lost ones."""
+    from payments.lab import scenarios
+    from payments.lab.lab import LabSettings
+    from payments.lab.manual import ManualDriver
+    from payments.lab.process import programs
+
+    try:
+        per_second = float(rate)
+    except ValueError:
+        per_second = 0.0
+    if not 1 <= per_second <= 500:
+        raise Exit(f"error: --rate '{rate}' is not a number of payments per second from 1 to 500. Fix: e.g. --rate 50",
+                   code=1)
+    names = [scenarios.scenario(scenario).name] if scenario else [
+        s.name for s in scenarios.SCENARIOS.values() if not s.catches_loss]
+    timing = scenarios.timing_for(env, quick)
+    programs()  # one line with the apt-get command when mariadbd or haproxy is missing
+    scenarios.run_all(names, ManualDriver(), timing, LabSettings(rate=per_second), ROOT / "reports", console)
 
 
 # --- docs ------------------------------------------------------------------------

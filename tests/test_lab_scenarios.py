@@ -1,0 +1,65 @@
+"""Whole runs on real servers with live load: the full single-writer migration loses nothing, and each way of
+breaking the design makes the checker report lost or duplicated payments.
+
+The other scenarios (fallback, gate alarm, faults) run in CI through ``invoke lab --quick`` (.ci/run)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from payments.lab import scenarios
+from payments.lab.database import Credentials
+from payments.lab.manual import ManualDriver
+
+pytestmark = pytest.mark.xdist_group("lab")
+QUICK = scenarios.timing_for("dev", quick=True)
+
+
+@pytest.fixture
+def passwords(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    made: list[str] = []
+    original = Credentials.generate
+
+    def capture(user: str) -> Credentials:
+        creds = original(user)
+        made.append(creds.password)
+        return creds
+
+    monkeypatch.setattr(Credentials, "generate", staticmethod(capture))
+    yield made
+
+
+def test_the_full_migration_loses_and_duplicates_no_payment_under_live_load(tmp_path: Path,
+                                                                            passwords: list[str]) -> None:
+    figures = scenarios.run("full", ManualDriver(), QUICK)
+
+    assert figures.passed, figures.verdict()
+    assert (figures.check.lost, figures.check.duplicated) == ((), ())
+    assert figures.check.acknowledged >= 300, "50 payments/s for the whole run"
+    assert figures.final_writer == "aws"
+    assert figures.replication["forward"]["state"] == "stopped" and figures.replication["reverse"]["state"] == "stopped"
+    assert [name for name, _ in figures.phases] == [
+        "parallel-run", "app-cutover", "app-on-aws", "db-switchover", "db-on-aws", "cutover-complete", "settle"]
+    assert 0 < figures.load.longest_write_pause_seconds <= QUICK.max_write_pause_seconds + 5.0
+    answered = {key.split()[0] for key in figures.answers}
+    assert {"legacy", "blue", "edge"} <= answered, "both pools took payments and the pause answered some"
+
+    report = scenarios.write_report(figures, tmp_path)
+    data = json.loads(report.read_text())
+    assert report.name == "lab-full.json"
+    assert (data["payments"]["lost"], data["payments"]["duplicated"], data["verdict"]) == (
+        0, 0, "passed: lost 0, duplicated 0")
+    assert len(passwords) == 2 and not any(p in report.read_text() for p in passwords)
+
+
+@pytest.mark.parametrize("name", ["flip-before-drain", "no-fence", "early-lift", "fence-at-flip"])
+def test_breaking_the_single_writer_design_makes_the_checker_report_it(name: str) -> None:
+    """Each run removes one safeguard of the switchover (quick: traffic goes to blue in one step first)."""
+    figures = scenarios.run(name, ManualDriver(), QUICK)
+
+    assert len(figures.check.lost) + len(figures.check.duplicated) > 0, figures.verdict()
+    assert figures.passed and figures.verdict().startswith("caught:")
