@@ -181,9 +181,13 @@ def test_unknown_scenario_names_the_known_ones() -> None:
 
 
 def test_timing_follows_the_environments_migration_settings() -> None:
+    from payments.core import stackfiles
+
     timing = scenarios.timing_for("dev", quick=False)
-    assert timing.steps == (5, 25, 50, 100)
-    assert timing.bake_seconds == 60.0
+    dev = stackfiles.config("migration", "dev")
+    assert timing.steps == tuple(dev["payments-migration:trafficSteps"]) == (5, 25, 50, 100)
+    # dev bakes at least the gate's evaluation window (240 s), so the lab's full run bakes that long too
+    assert timing.bake_seconds == float(dev["payments-migration:bakeSeconds"]) == 240.0
     assert scenarios.timing_for("dev", quick=True).bake_seconds == 2.0
 
 

@@ -27,12 +27,14 @@ results):
 7. moto parses the ASL (ANTLR) at ``CreateStateMachine`` and again at every ``StartExecution``: a second or two
    for our definitions. -> parse each definition once per process; every execution gets its own copy of the
    parsed program, unpickled from the pickle taken after the parse (a third of the cost of ``copy.deepcopy``).
-8. Every JSONPath is compiled anew (a PLY parser built per call). -> compile each path once.
+8. Every JSONPath is compiled anew (a PLY parser built per call, in path extraction and in every ResultPath), and
+   moto lists a response class's methods with ``inspect.getmembers`` at every API call. -> compile each path,
+   and list each class, once.
 9. Every SDK task builds a new boto3 client (loading the service model). -> one client per service and region
    for the session (boto3 clients are thread-safe).
 10. Every state deep-copies the execution's JSON with ``copy.deepcopy`` (its memo and reduce protocol dominate an
-    execution's CPU). -> JSON values (dict, list, str, numbers, bool, None) are copied by a plain recursive copy;
-    anything else still goes to ``copy.deepcopy``. The values are equal either way.
+    execution's CPU). -> JSON values (dict, list, str, numbers, bool, None) are copied through ``marshal`` (C code,
+    the same values back); anything else still goes to ``copy.deepcopy``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import contextlib
 import copy
 import datetime
 import functools
+import marshal
 import pickle
 import re
 import sys
@@ -113,6 +116,20 @@ def _compiled(path: str) -> Any:  # gap 8
     return parse(path)
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled_plain(path: str) -> Any:  # gap 8: ResultPath uses jsonpath_ng's plain parser
+    from jsonpath_ng import parse
+
+    return parse(path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _method_names(clazz: Any) -> list[str]:  # gap 8
+    import inspect
+
+    return [name for name, _ in inspect.getmembers(clazz, predicate=inspect.isfunction)]
+
+
 def extract_json(path: str, data: Any) -> Any:  # gap 4
     from moto.stepfunctions.parser.asl.utils import json_path
 
@@ -173,14 +190,15 @@ _ATOMS = (str, int, float, bool, type(None))
 
 
 def json_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-    """``copy.deepcopy`` for JSON values, without its memo; other objects are handed to ``copy.deepcopy``."""
+    """``copy.deepcopy`` for JSON values, through marshal; other objects are handed to ``copy.deepcopy``."""
     kind = type(value)
-    if kind is dict:
-        return {key: json_copy(item) for key, item in value.items()}
-    if kind is list:
-        return [json_copy(item) for item in value]
     if kind in _ATOMS:
         return value
+    if kind is dict or kind is list:
+        try:
+            return marshal.loads(marshal.dumps(value))
+        except ValueError:  # something marshal cannot hold (an object inside): the careful way
+            pass
     return copy.deepcopy(value, memo)
 
 
@@ -190,7 +208,9 @@ _COPY = types.SimpleNamespace(deepcopy=json_copy, copy=copy.copy)
 @contextlib.contextmanager
 def patched() -> Iterator[None]:
     """Gaps 1-4 and 7-9 patched in for the duration (time, gap 6, is wired by the session)."""
+    import moto.core.responses as responses
     import moto.stepfunctions.parser.asl.parse.asl_parser as asl_parser
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
     from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
@@ -203,6 +223,8 @@ def patched() -> Iterator[None]:
         mock.patch.object(parser, "parse", staticmethod(_parse_once(parser.parse))),
         *_patch_everywhere("moto.stepfunctions.parser", "extract_json", json_path.extract_json, extract_json),
         *_patch_everywhere("moto.stepfunctions.parser", "copy", copy, _COPY),
+        mock.patch.object(result_path, "parse", _compiled_plain),
+        mock.patch.object(responses, "method_names_from_class", _method_names),
         *_patch_everywhere(
             "moto.stepfunctions.parser",
             "boto_client_for",
