@@ -19,12 +19,15 @@ from payments.ops import commands, freeze
 from tests.fake_pulumi import Sandbox
 from tests.test_orchestration import QUIET, deploy, ups
 
+REAL_RUNNING = freeze.running_executions
 DEFINITION = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}}})
 
 
 @pytest.fixture
 def box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
-    return Sandbox(tmp_path, monkeypatch)
+    sandbox = Sandbox(tmp_path, monkeypatch)
+    monkeypatch.setattr(freeze, "running_executions", REAL_RUNNING)  # here: the real boto3 call, answered by moto
+    return sandbox
 
 
 @pytest.fixture

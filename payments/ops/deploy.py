@@ -125,7 +125,7 @@ class Orchestrator:
     def __init__(self, env: str, root: Path, *, cli: PulumiCli | None = None, workers: int | str = DEFAULT_WORKERS,
                  on_event: EventFn | None = None, planner: PlannerFn | None = default_planner,
                  package_dir: Path = records.PACKAGE_DIR, commit: str | None = None,
-                 running: freeze.RunningFn = freeze.running_executions) -> None:
+                 running: freeze.RunningFn | None = None) -> None:
         self.workers = parse_workers(workers)
         self.environment: Environment = load_environment(env)
         stackfiles.check_syntax(env, root)  # a broken stack file is one line here, not the CLI's error later
@@ -141,7 +141,8 @@ class Orchestrator:
         self._outputs: dict[str, dict[str, Any] | None] = {}
         self._outputs_lock = threading.Lock()
         self._layer_locks = {name: threading.Lock() for name in LAYERS}
-        self.running = running  #: how the deploy freeze asks Step Functions for running migration executions
+        #: how the deploy freeze asks Step Functions for running migration executions (default: boto3, at call time)
+        self.running = running
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -256,7 +257,8 @@ class Orchestrator:
     def check_freeze(self, action: str, layers: list[str]) -> None:
         """Refuse to change edge, app or migration while a migration state machine runs (payments.ops.freeze)."""
         if any(name in freeze.FROZEN_LAYERS for name in layers):
-            freeze.check(self.env, action, layers, self.outputs("migration"), self.environment.region, self.running)
+            freeze.check(self.env, action, layers, self.outputs("migration"), self.environment.region,
+                         self.running or freeze.running_executions)
 
     def local_hashes(self, layer: str) -> tuple[str, str]:
         return (records.code_hash(layer, self.root, self.package_dir), records.config_hash(layer, self.env, self.root))

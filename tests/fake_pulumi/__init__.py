@@ -65,6 +65,13 @@ class Sandbox:
         # Nothing outside the sandbox may supply credentials.
         monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
         monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+        # The deploy freeze asks Step Functions for running migration executions; the sandbox has no AWS, so it
+        # answers "none running" and records each question (tests/test_deploy_freeze.py asks moto instead).
+        from payments.ops import freeze
+
+        self.freeze_questions: list[list[str]] = []
+        monkeypatch.setattr(freeze, "running_executions",
+                            lambda arns, region: self.freeze_questions.append(arns) or [])
 
     def set_outputs(self, outputs: dict[str, dict[str, Any]]) -> None:
         self.outputs_file.write_text(json.dumps(outputs))
