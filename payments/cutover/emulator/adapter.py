@@ -37,8 +37,11 @@ results):
     the same values back); anything else still goes to ``copy.deepcopy``.
 15. Every botocore session builds its own data loader, so each emulator session (moto resets boto3's default
     session) and each client parses the JSON service models and endpoint rules again: a quarter of a second per
-    client. -> one loader per data path for the process (:func:`shared_models`); the model files never change
-    while it runs.
+    client. -> one loader per data path for the process; the model files never change while it runs.
+16. moto's SNS makes a 2048-bit RSA signing key for every subscription (each emulator session). -> one key for
+    the process: the messages are signed all the same.
+
+:func:`process_caches` puts 15 and 16 in place (the emulator does, and the test suite for its whole run).
 """
 
 from __future__ import annotations
@@ -188,7 +191,7 @@ def _client_cache(real: Callable[..., Any]) -> Callable[..., Any]:
     return boto_client_for
 
 
-# --- gap 15: one data loader --------------------------------------------------------------------------------
+# --- gaps 15 and 16: caches for the process ----------------------------------------------------------------------
 
 _loaders: dict[str | None, Any] = {}
 _loaders_lock = threading.Lock()
@@ -204,10 +207,27 @@ def _shared_loader(real: Callable[..., Any]) -> Callable[..., Any]:
     return create_loader
 
 
+_rsa_key: list[Any] = []
+
+
+def _one_private_key(self: Any) -> Any:
+    if not _rsa_key:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        _rsa_key.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    return _rsa_key[0]
+
+
 @contextlib.contextmanager
-def shared_models() -> Iterator[None]:
-    """Every botocore session created meanwhile shares one data loader (its parsed models) per data path."""
-    with mock.patch.object(botocore.session, "create_loader", _shared_loader(botocore.session.create_loader)):
+def process_caches() -> Iterator[None]:
+    """Gaps 15 and 16: botocore's parsed models and SNS's signing key, made once for the process."""
+    from moto.sns import models as sns
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(
+            mock.patch.object(botocore.session, "create_loader", _shared_loader(botocore.session.create_loader))
+        )
+        stack.enter_context(mock.patch.object(sns.Subscription, "private_key", _one_private_key))
         yield
 
 
@@ -234,7 +254,7 @@ _COPY = types.SimpleNamespace(deepcopy=json_copy, copy=copy.copy)
 
 @contextlib.contextmanager
 def patched() -> Iterator[None]:
-    """Gaps 1-4, 7-9 and 15 patched in for the duration (time, gap 6, is wired by the session)."""
+    """Gaps 1-4, 7-9, 15 and 16 patched in for the duration (time, gap 6, is wired by the session)."""
     import moto.core.responses as responses
     import moto.stepfunctions.parser.asl.parse.asl_parser as asl_parser
     from moto.stepfunctions.parser.asl.component.common.path import result_path
@@ -244,7 +264,7 @@ def patched() -> Iterator[None]:
     sdk_task = state_task_service_aws_sdk.StateTaskServiceAwsSdk
     parser = asl_parser.AmazonStateLanguageParser
     patches = [
-        shared_models(),
+        process_caches(),
         mock.patch.object(sdk_task, "_get_boto_service_name", _boto_service_name),
         mock.patch.object(sdk_task, "_normalise_parameters", _normalise_parameters),
         mock.patch.object(sdk_task, "_normalise_response", _normalise_response),
