@@ -139,13 +139,23 @@ def outputs(c: Context, env: str = "dev", layers: str | None = None, json: bool 
     commands.outputs(env, ROOT, layers, as_json=json)
 
 
-@task(help={"runs": "repetitions of each measurement (the best is reported)"})
+_BENCHMARKS = ("plan", "suite")
+
+
+@task(help={"runs": "repetitions of each plan/orchestration measurement (the best is reported)",
+            "only": "run one benchmark: plan (offline plan and deploy orchestration) or suite (the test suite's "
+                    "wall time and slowest tests, written to benchmarks/suite.json)"})
 @user_errors
-def bench(c: Context, runs: str = "1") -> None:
-    """Benchmark the offline plan (every environment) and the deploy orchestration against the stand-in CLI."""
+def bench(c: Context, runs: str = "1", only: str | None = None) -> None:
+    """Benchmark the offline plan, the deploy orchestration and the test suite (benchmarks/suite.json)."""
     if not runs.isdigit() or int(runs) < 1:
         raise Exit(f"error: --runs '{runs}' is not a whole number >= 1. Fix: use e.g. --runs 3", code=1)
-    c.run(shlex.join([sys.executable, str(ROOT / "benchmarks" / "orchestration.py"), "--runs", runs]), pty=False)
+    if only is not None and only not in _BENCHMARKS:
+        raise Exit(f"error: --only '{only}' is not a benchmark. Fix: use one of: {', '.join(_BENCHMARKS)}", code=1)
+    if only in (None, "plan"):
+        c.run(shlex.join([sys.executable, str(ROOT / "benchmarks" / "orchestration.py"), "--runs", runs]), pty=False)
+    if only in (None, "suite"):
+        c.run(shlex.join([sys.executable, str(ROOT / "benchmarks" / "suite.py")]), pty=False)
 
 
 # --- promotion and status ------------------------------------------------------

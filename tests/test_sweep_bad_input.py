@@ -7,20 +7,25 @@ deploy records, reports, the file backend).
 
 Config rows run the engine ``invoke plan`` runs (``plan_environment`` with overrides laid over the real stack
 files); environment-file rows use a copy of ``environments/dev.yaml`` in a temporary folder (never a file in
-environments/, which other tests enumerate); task rows run ``.venv/bin/invoke`` in the repository.
+environments/, which other tests enumerate); task rows run invoke's own ``Program`` (what ``.venv/bin/invoke`` runs)
+in this process, in the repository; rows that break a file run the real ``.venv/bin/invoke`` in a broken copy of
+the repository, so the whole CLI path (a fresh interpreter, exit code 1, stderr) is exercised too.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import invoke
 import pytest
+from invoke import Program
 from invoke.exceptions import Exit
 
 from payments.core import environment
@@ -317,6 +322,29 @@ def _task(case: Bad, repo: Path = REPO) -> tuple[int, str, str]:
     return result.returncode, result.stdout, result.stderr
 
 
+def _task_in_process(case: Bad, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+                     ) -> tuple[int, str, str]:
+    """:func:`_task` without the process: invoke's own Program (what ``.venv/bin/invoke`` runs) on the same argv, in
+    the repository, with the same environment; the exit code it would exit with, and everything printed."""
+    for name in list(os.environ):
+        if name.startswith(("PULUMI_", "AWS_", "FAKE_PULUMI")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PATH", f"{INVOKE.parent}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent-sweep-credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent-sweep-credentials")
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(sys, "stdin", io.StringIO())
+    capfd.readouterr()
+    program = Program(name="Invoke", binary="inv[oke]", binary_names=["invoke", "inv"], version=invoke.__version__)
+    try:
+        program.run([str(INVOKE), *case.argv])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    printed = capfd.readouterr()
+    return code, printed.out, printed.err
+
+
 def _copy_with_edit(case: Bad, tmp_path: Path) -> Path:
     """The repository's files (tracked, and new ones not ignored) in a temporary folder, with the row's file broken."""
     assert case.edit is not None
@@ -347,7 +375,9 @@ def test_bad_input_is_one_line_naming_the_key_and_the_fix_and_changes_nothing(
     copy = _copy_with_edit(case, tmp_path) if case.edit else None
     copied = _files(copy) if copy else {}
     if case.argv:
-        code, stdout, stderr = _task(case, copy or REPO)
+        # Rows that break a file run the real `invoke` in the broken copy (the CLI path, end to end); the rest run
+        # the same Program in this process (no interpreter start-up and imports per row).
+        code, stdout, stderr = _task(case, copy) if copy else _task_in_process(case, monkeypatch, capfd)
         assert "Traceback" not in stdout + stderr, stderr
         assert code == 1, (code, stdout, stderr)
         lines = [line for line in stderr.splitlines() if line.strip()]

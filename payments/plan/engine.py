@@ -416,6 +416,21 @@ def guardrail_view(plan: LayerPlan, env: Environment) -> list[guardrails.Resourc
 
 ProgressFn = Callable[[str, str], None]
 
+#: Plans of layers that were only planned as another layer's upstream, by everything the layer's program reads
+#: (see :func:`_memo_key`); None (the default) plans every layer afresh. The test suite turns it on: the same
+#: network is otherwise planned again under every test of a downstream layer. A layer the caller asked for is
+#: always planned afresh, so what a caller inspects (its resources, what the monitor saw) never comes from here.
+UPSTREAM_MEMO: dict[str, LayerPlan] | None = None
+
+
+def _memo_key(layer: str, env: Environment, root: Path, overrides: dict[str, Any] | None, upstream: list[str]) -> str:
+    """Everything a layer's plan depends on: the program (by path), its environment (every setting), its stack file
+    with the overrides laid over it, and the keys of the upstream plans it reads."""
+    config = stackfiles.config(layer, env.name, root)
+    return json.dumps(
+        [layer, str(root), repr(env), config, overrides, upstream], sort_keys=True, default=repr
+    )
+
 
 def plan_environment(
     env_name: str,
@@ -432,12 +447,21 @@ def plan_environment(
     wanted = set(layers or LAYERS)
     needed = wanted | {up for layer in wanted for up in upstream_closure(layer)}
     planned: dict[str, LayerPlan] = {}
+    keys: dict[str, str] = {}
     for layer in deploy_order(needed):
         if progress:
             progress(layer, "planning")
-        planned[layer] = plan_layer(
-            layer, env, {up: planned[up] for up in LAYERS[layer]}, root, (overrides or {}).get(layer)
-        )
+        upstream = {up: planned[up] for up in LAYERS[layer]}
+        layer_overrides = (overrides or {}).get(layer)
+        if UPSTREAM_MEMO is None:
+            planned[layer] = plan_layer(layer, env, upstream, root, layer_overrides)
+        else:
+            keys[layer] = _memo_key(layer, env, root, layer_overrides, [keys[up] for up in LAYERS[layer]])
+            if layer in wanted or keys[layer] not in UPSTREAM_MEMO:
+                planned[layer] = plan_layer(layer, env, upstream, root, layer_overrides)
+                UPSTREAM_MEMO.setdefault(keys[layer], planned[layer])
+            else:
+                planned[layer] = UPSTREAM_MEMO[keys[layer]]
         if progress:
             progress(layer, "done")
     result = Plan(env=env_name, layers=[planned[name] for name in deploy_order(needed) if name in wanted])

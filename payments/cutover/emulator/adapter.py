@@ -35,6 +35,13 @@ results):
 10. Every state deep-copies the execution's JSON with ``copy.deepcopy`` (its memo and reduce protocol dominate an
     execution's CPU). -> JSON values (dict, list, str, numbers, bool, None) are copied through ``marshal`` (C code,
     the same values back); anything else still goes to ``copy.deepcopy``.
+15. Every botocore session builds its own data loader, so each emulator session (moto resets boto3's default
+    session) and each client parses the JSON service models and endpoint rules again: a quarter of a second per
+    client. -> one loader per data path for the process; the model files never change while it runs.
+16. moto's SNS makes a 2048-bit RSA signing key for every subscription (each emulator session). -> one key for
+    the process: the messages are signed all the same.
+
+:func:`process_caches` puts 15 and 16 in place (the emulator does, and the test suite for its whole run).
 """
 
 from __future__ import annotations
@@ -184,6 +191,46 @@ def _client_cache(real: Callable[..., Any]) -> Callable[..., Any]:
     return boto_client_for
 
 
+# --- gaps 15 and 16: caches for the process ----------------------------------------------------------------------
+
+_loaders: dict[str | None, Any] = {}
+_loaders_lock = threading.Lock()
+
+
+def _shared_loader(real: Callable[..., Any]) -> Callable[..., Any]:
+    def create_loader(search_path_string: str | None = None) -> Any:
+        with _loaders_lock:
+            if search_path_string not in _loaders:
+                _loaders[search_path_string] = real(search_path_string)
+            return _loaders[search_path_string]
+
+    return create_loader
+
+
+_rsa_key: list[Any] = []
+
+
+def _one_private_key(self: Any) -> Any:
+    if not _rsa_key:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        _rsa_key.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    return _rsa_key[0]
+
+
+@contextlib.contextmanager
+def process_caches() -> Iterator[None]:
+    """Gaps 15 and 16: botocore's parsed models and SNS's signing key, made once for the process."""
+    from moto.sns import models as sns
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(
+            mock.patch.object(botocore.session, "create_loader", _shared_loader(botocore.session.create_loader))
+        )
+        stack.enter_context(mock.patch.object(sns.Subscription, "private_key", _one_private_key))
+        yield
+
+
 # --- gap 10: copying JSON ------------------------------------------------------------------------------------
 
 _ATOMS = (str, int, float, bool, type(None))
@@ -207,7 +254,7 @@ _COPY = types.SimpleNamespace(deepcopy=json_copy, copy=copy.copy)
 
 @contextlib.contextmanager
 def patched() -> Iterator[None]:
-    """Gaps 1-4 and 7-9 patched in for the duration (time, gap 6, is wired by the session)."""
+    """Gaps 1-4, 7-9, 15 and 16 patched in for the duration (time, gap 6, is wired by the session)."""
     import moto.core.responses as responses
     import moto.stepfunctions.parser.asl.parse.asl_parser as asl_parser
     from moto.stepfunctions.parser.asl.component.common.path import result_path
@@ -217,6 +264,7 @@ def patched() -> Iterator[None]:
     sdk_task = state_task_service_aws_sdk.StateTaskServiceAwsSdk
     parser = asl_parser.AmazonStateLanguageParser
     patches = [
+        process_caches(),
         mock.patch.object(sdk_task, "_get_boto_service_name", _boto_service_name),
         mock.patch.object(sdk_task, "_normalise_parameters", _normalise_parameters),
         mock.patch.object(sdk_task, "_normalise_response", _normalise_response),

@@ -1,0 +1,30 @@
+"""Suite-wide speed-ups that change no result (issue 11): memoisation of work whose inputs are identical, on from
+the start of collection (several test modules plan an environment as they are imported) to the end of the run.
+
+* botocore's parsed service models and endpoint rules are shared by every boto3 session of the run (moto makes a
+  new default session per ``mock_aws``, and each used to parse the same JSON again), and moto's SNS signing key is made
+  once: :func:`payments.cutover.emulator.adapter.process_caches`;
+* a layer planned only as another layer's upstream is reused when everything its program reads is identical
+  (:data:`payments.plan.engine.UPSTREAM_MEMO`); the layers a test asks for are always planned afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from payments.cutover.emulator import adapter
+from payments.plan import engine
+
+_speedups = contextlib.ExitStack()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _speedups.enter_context(adapter.process_caches())
+    engine.UPSTREAM_MEMO = {}
+    _speedups.callback(setattr, engine, "UPSTREAM_MEMO", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _speedups.close()
