@@ -34,12 +34,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
-
-import functools
 
 from jsonpath_ng.ext import parse as _parse_path
 
@@ -283,7 +282,7 @@ def _call(name: str, args: list[Any]) -> Any:
     if name == "Array":
         return list(args)
     if name == "MathAdd":
-        return int(round(args[0])) + int(round(args[1]))
+        return round(args[0]) + round(args[1])
     if name == "StringSplit":
         return [p for p in args[0].split(args[1]) if p != ""]
     if name == "JsonMerge":
@@ -295,7 +294,7 @@ def _call(name: str, args: list[Any]) -> Any:
     if name == "ArrayLength":
         return len(args[0])
     if name == "ArrayUnique":
-        return list(dict.fromkeys(json.dumps(a) for a in args[0]))
+        return [json.loads(a) for a in dict.fromkeys(json.dumps(a) for a in args[0])]
     raise ValueError(f"intrinsic States.{name} is not modelled")
 
 
@@ -369,7 +368,7 @@ def rule_true(rule: dict[str, Any], doc: Any, context: dict[str, Any]) -> Any:
     if "IsPresent" in rule:
         return (value is not _MISSING) == rule["IsPresent"]
     if value is _MISSING:
-        raise _Runtime(f"Choice on missing {path}")
+        raise _RuntimeError(f"Choice on missing {path}")
     if "IsNumeric" in rule:
         return _num(value) == rule["IsNumeric"]
     if "IsString" in rule:
@@ -393,7 +392,7 @@ def rule_true(rule: dict[str, Any], doc: Any, context: dict[str, Any]) -> Any:
 _MISSING = object()
 
 
-class _Runtime(Exception):
+class _RuntimeError(Exception):
     """States.Runtime: a path that does not exist; no Catch handles it."""
 
 
@@ -663,7 +662,7 @@ def walk(
         visits[name] = visits.get(name, 0) + 1
         if visits[name] > MAX_VISITS:
             continue
-        steps = cur.steps + [name]
+        steps = [*cur.steps, name]
         if inject and cur.injected is None:
             yield _end(machine, dataclasses.replace(cur, steps=steps), "ABORTED", Injection("stop", name))
         for nxt in _step(s, state, name, dataclasses.replace(cur, steps=steps, visits=visits), context, inject):
@@ -683,9 +682,7 @@ def _change(s: Subject, cur: _Cursor, world: World, seconds: int) -> _Cursor:
     world = _after_step(s, world)
     pause = cur.pause + seconds if (cur.world.paused or world.paused) else 0
     longest = max(cur.longest, pause)
-    return dataclasses.replace(
-        cur, world=world, problems=problems, pause=pause if world.paused else 0, longest=longest
-    )
+    return dataclasses.replace(cur, world=world, problems=problems, pause=pause if world.paused else 0, longest=longest)
 
 
 def _step(
@@ -695,8 +692,10 @@ def _step(
     doc = cur.doc
     try:
         if kind == "Pass":
-            value = state["Result"] if "Result" in state else (
-                resolve(state["Parameters"], doc, context) if "Parameters" in state else doc
+            value = (
+                state["Result"]
+                if "Result" in state
+                else (resolve(state["Parameters"], doc, context) if "Parameters" in state else doc)
             )
             if "InputPath" in state:
                 value = read(state["InputPath"], doc, context)
@@ -721,7 +720,7 @@ def _step(
                     break
             if not taken:
                 if "Default" not in state:
-                    raise _Runtime(f"{name}: no Choice matched and no Default")
+                    raise _RuntimeError(f"{name}: no Choice matched and no Default")
                 yield dataclasses.replace(cur, state=state["Default"])
             return
         if kind == "Succeed":
@@ -744,7 +743,7 @@ def _step(
         if kind == "Task":
             yield from _task(s, state, name, cur, context, inject)
             return
-    except _Runtime as exc:
+    except _RuntimeError as exc:
         yield _end("", dataclasses.replace(cur, problems=cur.problems), "FAILED")
         del exc
         return
@@ -799,7 +798,9 @@ def _next(state: dict[str, Any], cur: _Cursor) -> _Cursor | Path:
 
 def _caught(state: dict[str, Any], cur: _Cursor, injection: Injection) -> Iterator[_Cursor | Path]:
     error = {"Error": "InternalFailure", "Cause": f"model: fault at {injection.state}"}
-    cur = dataclasses.replace(cur, injected=injection, pause=cur.pause + (_task_worst(state) if cur.world.paused else 0))
+    cur = dataclasses.replace(
+        cur, injected=injection, pause=cur.pause + (_task_worst(state) if cur.world.paused else 0)
+    )
     for catcher in state.get("Catch", []):
         if "States.ALL" in catcher["ErrorEquals"] or "States.TaskFailed" in catcher["ErrorEquals"]:
             doc = write(cur.doc, catcher.get("ResultPath", "$"), error)
@@ -818,8 +819,10 @@ def _task(
         yield from _caught(state, cur, Injection("fault", name))
     seconds = _task_worst(state) if state.get("TimeoutSeconds") else 1
     if cur.world.paused and "TimeoutSeconds" not in state:
-        cur = dataclasses.replace(cur, problems=cur.problems + [f"{name}: a call without TimeoutSeconds while writes "
-                                                                "are paused (the pause would have no bound)"])
+        cur = dataclasses.replace(
+            cur,
+            problems=[*cur.problems, f"{name}: a call without TimeoutSeconds while writes are paused (no bound)"],
+        )
     if action in EFFECTS:
         world = EFFECTS[action](s, cur.world, params)
         cur = _change(s, cur, world, seconds)
@@ -877,7 +880,7 @@ def check(
                     (
                         after.world,
                         path.problems + [f"net {p}" for p in after.problems],
-                        path.steps + ["|net|"] + after.steps,
+                        [*path.steps, "|net|", *after.steps],
                         max(path.pause_seconds, after.pause_seconds),
                     )
                 )
@@ -944,14 +947,12 @@ def scenarios(task_definition: str | None = None) -> list[Scenario]:
         Scenario("finish", "db-on-aws", {}, "writer-recovery"),
         Scenario("writer-recovery", "db-on-aws", {}, None),
         Scenario("writer-recovery", "app-on-aws", {}, None),
-        Scenario("cutover", "parallel-run", {**cutover_input, "sourcePool": "legacy", "targetPool": "blue"},
-                 "rollback"),
-        Scenario("cutover", "app-on-aws", {**cutover_input, "sourcePool": "blue", "targetPool": "green"},
-                 "rollback"),
-        Scenario("cutover", "db-on-aws", {**cutover_input, "sourcePool": "blue", "targetPool": "green"},
-                 "rollback"),
-        Scenario("cutover", "db-on-aws", {**cutover_input, "sourcePool": "legacy", "targetPool": "blue"},
-                 "rollback"),
+        Scenario(
+            "cutover", "parallel-run", {**cutover_input, "sourcePool": "legacy", "targetPool": "blue"}, "rollback"
+        ),
+        Scenario("cutover", "app-on-aws", {**cutover_input, "sourcePool": "blue", "targetPool": "green"}, "rollback"),
+        Scenario("cutover", "db-on-aws", {**cutover_input, "sourcePool": "blue", "targetPool": "green"}, "rollback"),
+        Scenario("cutover", "db-on-aws", {**cutover_input, "sourcePool": "legacy", "targetPool": "blue"}, "rollback"),
         Scenario("rollback", "db-on-aws", {"pool": "legacy", "force": True}, None),
         Scenario("rollback", "db-on-aws", {"pool": "green", "force": True}, None),
         Scenario("rollback", "db-on-aws", {}, None),
@@ -961,11 +962,12 @@ def scenarios(task_definition: str | None = None) -> list[Scenario]:
 
 def run(
     s: Subject, definitions: dict[str, dict[str, Any]], arns: dict[str, str], task_definition: str | None = None
-) -> dict[Scenario, Result]:
+) -> list[tuple[Scenario, Result]]:
     """Every scenario, every path: the results by scenario."""
     all_worlds = worlds(s)
-    out = {}
+    out = []
     for sc in scenarios(task_definition):
         net = (definitions[sc.net], arns[sc.net]) if sc.net else None
-        out[sc] = check(s, definitions[sc.machine], arns[sc.machine], all_worlds[sc.world], sc.execution_input, net)
+        result = check(s, definitions[sc.machine], arns[sc.machine], all_worlds[sc.world], sc.execution_input, net)
+        out.append((sc, result))
     return out

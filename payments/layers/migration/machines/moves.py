@@ -45,8 +45,8 @@ from payments.layers.migration.machines.asl import (
 )
 from payments.layers.migration.machines.targets import AURORA, ONPREM, Targets, WriterTargets
 from payments.layers.migration.machines.writer import (
-    describe,
     bounded,
+    describe,
     fail,
     fence_off,
     fence_on,
@@ -264,8 +264,11 @@ def _replication_check(t: Targets, w: WriterTargets, move: Move, next_: str) -> 
             },
             comment=f"{move.old} -> {move.new} replication: running (full load done)",
         ),
-        "DrainTaskReady": {"Type": "Choice", "Choices": [{"And": ready, "Next": "DescribeReturnTask"}],
-                           "Default": "DrainTaskNotReady"},
+        "DrainTaskReady": {
+            "Type": "Choice",
+            "Choices": [{"And": ready, "Next": "DescribeReturnTask"}],
+            "Default": "DrainTaskNotReady",
+        },
         "DrainTaskNotReady": fail(
             "ReplicationNotReady",
             f"the {move.old} -> {move.new} DMS task {drain} is not running with its full load done (or could not "
@@ -292,8 +295,7 @@ def _replication_check(t: Targets, w: WriterTargets, move: Move, next_: str) -> 
         },
         "ReturnTaskNotReady": fail(
             "WayBackNotReady",
-            f"the {move.new} -> {move.old} DMS task {back} is missing, failed or already running; nothing was "
-            "changed",
+            f"the {move.new} -> {move.old} DMS task {back} is missing, failed or already running; nothing was changed",
         ),
     }
     if latency == "CheckLatency":
@@ -374,7 +376,10 @@ def _legacy_hold(t: Targets, next_: str) -> States:
             "Type": "Choice",
             "Choices": [
                 {
-                    "And": [present("$.legacy.weights[0]"), {"Variable": "$.legacy.weights[0]", "NumericGreaterThan": 0}],
+                    "And": [
+                        present("$.legacy.weights[0]"),
+                        {"Variable": "$.legacy.weights[0]", "NumericGreaterThan": 0},
+                    ],
                     "Next": "LegacyServing",
                 },
                 {"Variable": "$.hold.elapsed", "NumericGreaterThanEqualsPath": "$.config.holdSeconds", "Next": next_},
@@ -424,7 +429,9 @@ def _pause_loop(
         },
         f"{prefix}Bounded": {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.pause.polls", "NumericLessThanPath": "$.limits.maxPolls", "Next": f"{prefix}Wait"}],
+            "Choices": [
+                {"Variable": "$.pause.polls", "NumericLessThanPath": "$.limits.maxPolls", "Next": f"{prefix}Wait"}
+            ],
             "Default": overrun,
         },
         overrun: error(

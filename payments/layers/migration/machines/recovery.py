@@ -59,7 +59,12 @@ AFTER = {AURORA: MigrationPhase.DB_ON_AWS, ONPREM: MigrationPhase.APP_ON_AWS}
 
 def _start(t: Targets, w: WriterTargets) -> States:
     return {
-        "Defaults": {"Type": "Pass", "Result": {"trigger": "operator"}, "ResultPath": "$.defaults", "Next": "ApplyInput"},
+        "Defaults": {
+            "Type": "Pass",
+            "Result": {"trigger": "operator"},
+            "ResultPath": "$.defaults",
+            "Next": "ApplyInput",
+        },
         "ApplyInput": {
             "Type": "Pass",
             "Parameters": {"config.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"},
@@ -118,8 +123,9 @@ def _start(t: Targets, w: WriterTargets) -> States:
             "ResultPath": "$.pauseState",
             "Next": "ReadWriter",
         },
-        **read_writer(w, "ReadWriter", onprem="OnpremOtherStopped", aurora="AuroraOtherStopped",
-                      unknown="RecoveryFailed"),
+        **read_writer(
+            w, "ReadWriter", onprem="OnpremOtherStopped", aurora="AuroraOtherStopped", unknown="RecoveryFailed"
+        ),
     }
 
 
@@ -132,8 +138,9 @@ def _side(t: Targets, w: WriterTargets, writer: str) -> States:
     env = lit(t.environment)
     return {
         **ensure_stopped(other_way, f"{side}OtherStopped", f"{side}WayBack", "RecoveryFailed"),
-        **ensure_running(way_back, f"{side}WayBack", f"{side}Unfence0", "WayBackFailed",
-                         from_now_path="$.pauseState.paused"),
+        **ensure_running(
+            way_back, f"{side}WayBack", f"{side}Unfence0", "WayBackFailed", from_now_path="$.pauseState.paused"
+        ),
         **fence_off(w, w.fence_of(writer), f"{side}Unfence", f"{side}Lift", stuck="RecoveryFailed"),
         f"{side}Lift": lift(w, f"{side}Lift", f"{side}PhaseDuring", catch="RecoveryFailed"),
         f"{side}PhaseDuring": {
@@ -232,8 +239,10 @@ def finish_definition(t: Targets, w: WriterTargets) -> dict[str, Any]:
         "StopReverse": describe(w.reverse_task_arn, "$.reverse", "ReverseRunning", catch="StopFailed"),
         "ReverseRunning": {
             "Type": "Choice",
-            "Choices": [{**equals("$.reverse.status[0]", "stopped"), "Next": "RecordRunDone"},
-                        {**equals("$.reverse.status[0]", "running"), "Next": "StopReverseTask"}],
+            "Choices": [
+                {**equals("$.reverse.status[0]", "stopped"), "Next": "RecordRunDone"},
+                {**equals("$.reverse.status[0]", "running"), "Next": "StopReverseTask"},
+            ],
             "Default": "FinishCount",
         },
         "StopReverseTask": task(
