@@ -85,6 +85,8 @@ class Subject:
 
     traffic: Targets
     writer: WriterTargets | None
+    #: DMS tasks may take several polls to stop or start (explores the poll loops' interleavings)
+    slow_dms: bool = False
 
     def pool_of(self, arn: Any) -> str | None:
         return next((p for p, a in self.traffic.target_group_arns.items() if a == arn), None)
@@ -477,7 +479,13 @@ def _tasks(s: Subject, w: World, p: dict[str, Any], ctx: dict[str, Any]) -> list
     if role is None:
         return [{"ReplicationTasks": [{"Status": "running", "ReplicationTaskStats": {"FullLoadProgressPercent": 100}}]}]
     status = "running" if getattr(w, role) else ("stopped" if role in w.started else "ready")
-    return [{"ReplicationTasks": [{"Status": status, "ReplicationTaskStats": {"FullLoadProgressPercent": 100}}]}]
+    statuses = [status]
+    if s.slow_dms and status in ("running", "stopped"):
+        statuses.append({"running": "starting", "stopped": "stopping"}[status])
+    return [
+        {"ReplicationTasks": [{"Status": st, "ReplicationTaskStats": {"FullLoadProgressPercent": 100}}]}
+        for st in statuses
+    ]
 
 
 def _table_statistics(s: Subject, w: World, p: dict[str, Any], ctx: dict[str, Any]) -> list[Any]:
