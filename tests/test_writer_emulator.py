@@ -365,3 +365,20 @@ def test_invoke_switchover_shows_the_pause_live_and_a_reverted_one_says_what_hap
         "the switchover did not complete; it was reverted before the flip: on-prem is still the writer"
     )
     assert_on_prem_writes(rig)
+
+
+def test_status_live_names_the_writer_from_the_db_indirection(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from payments.cutover import runner
+    from payments.ops import status
+
+    w = rig.writer.targets
+    data = {"dbZoneId": w.zone_id, "dbIndirectionName": w.indirection_name, "dbWriterEndpoint": w.aurora_endpoint,
+            "onPremDbName": w.onprem_name}
+    monkeypatch.setattr(runner, "stack_outputs", lambda env, root: {"data": data}.get)
+    route53 = rig.standins.client("route53")
+    at_db_on_aws(rig)
+    assert status.deployed_writer("dev", Path("."), route53) == f"Aurora ({w.aurora_endpoint})"
+    start(rig, writer="onprem", phase="app-on-aws", fence=())
+    assert status.deployed_writer("dev", Path("."), route53) == f"on-prem MySQL ({w.onprem_name})"
