@@ -347,7 +347,7 @@ def _num(value: Any) -> bool:
 def rule_true(rule: dict[str, Any], doc: Any, context: dict[str, Any]) -> Any:
     """True, False, or UNKNOWN."""
     if "And" in rule or "Or" in rule:
-        parts = rule.get("And") or rule.get("Or")
+        parts = rule.get("And") or rule.get("Or") or []
         want_all = "And" in rule
         unknown = False
         for part in parts:
@@ -445,7 +445,9 @@ def _replication(on: bool) -> Effect:
         if role is None:
             return w
         started = w.started | {role} if on else w.started
-        return dataclasses.replace(w, started=started, **{role: on})
+        if role == "forward":
+            return dataclasses.replace(w, started=started, forward=on)
+        return dataclasses.replace(w, started=started, reverse=on)
 
     return effect
 

@@ -46,12 +46,10 @@ from payments.layers.migration.machines.targets import Targets
 from payments.layers.migration.machines.traffic import traffic
 from payments.layers.migration.schedule import CutoverInput
 
-#: Every state machine of the migration a cutover must not run beside.
-MACHINES = ("cutover", "rollback")
-
 
 def _alone(targets: Targets, next_: str) -> States:
-    states = running_elsewhere(targets, "Alone", MACHINES, alone=next_, busy="AnotherExecution")
+    """Every deployed machine of the migration (the writer machines too): a cutover runs beside none of them."""
+    states = running_elsewhere(targets, "Alone", tuple(targets.machine_arns), alone=next_, busy="AnotherExecution")
     states["AnotherExecution"] = {
         "Type": "Fail",
         "Error": "AnotherExecutionRunning",
