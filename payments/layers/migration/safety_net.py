@@ -130,8 +130,8 @@ class SafetyNet(pulumi.ComponentResource):
             policy=iam.document(
                 iam.allow(
                     ["states:StartExecution"],
-                    [args.rollback_arn, *([args.recovery_arn] if args.recovery_arn else [])],
-                    sid="StartRollbackAndRecovery",
+                    [args.rollback_arn, args.recovery_arn] if args.recovery_arn else args.rollback_arn,
+                    sid="StartRollback",
                 )
             ),
             opts=child,
