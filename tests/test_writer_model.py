@@ -198,3 +198,49 @@ def test_every_api_action_of_the_writer_machines_is_in_the_effects_or_answers_ta
     for resource in task_resources(definitions()[role]):
         action = model.action_of(resource)
         assert action in model.EFFECTS or action in model.ANSWERS or action in model.SILENT, action
+
+
+def test_a_pause_too_short_for_its_waits_is_refused_with_the_least_that_fits() -> None:
+    from payments.core.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        dataclasses.replace(SHIPPED, max_write_pause_seconds=120).check("payments-migration")
+    text = str(err.value)
+    assert text.startswith("payments-migration:maxWritePauseSeconds: 120 s leaves room for 0 polls")
+    assert f"at least {SMALL.max_write_pause_seconds}" in text and "\n" not in text
+
+
+def test_only_the_switchover_and_the_fallback_may_flip_the_writer() -> None:
+    from payments.layers.migration.writer_workflow import writer_policy
+
+    def actions(role: str) -> dict[str, Any]:
+        doc = writer_policy(role, TARGETS, WRITER, parameter_arns=["arn:aws:ssm:us-east-1:123456789012:parameter/x"],
+                            topic_key_arn="arn:aws:kms:us-east-1:123456789012:key/k", region="us-east-1",
+                            account_id="123456789012")
+        return {a: st for st in doc["Statement"] for a in st["Action"]}
+
+    for role in ("switchover", "fallback"):
+        flip = actions(role)["route53:ChangeResourceRecordSets"]
+        assert flip["Resource"] == f"arn:aws:route53:::hostedzone/{WRITER.zone_id}"
+        names = flip["Condition"]["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"]
+        assert names == [WRITER.indirection_name]
+    recovery, finish = actions("writer-recovery"), actions("finish")
+    assert "route53:ChangeResourceRecordSets" not in recovery and "ec2:CreateNetworkAclEntry" in recovery
+    assert set(finish) >= {"dms:StopReplicationTask"} and "dms:StartReplicationTask" not in finish
+    assert finish["dms:StopReplicationTask"]["Resource"] == [WRITER.reverse_task_arn]
+    assert not any(a.startswith(("ec2:Create", "elasticloadbalancing:Modify")) for a in finish)
+
+
+@pytest.mark.parametrize("role", ["switchover", "fallback", "writer-recovery", "finish"])
+def test_each_writer_role_allows_every_action_its_definition_calls(role: str) -> None:
+    from payments.layers.migration.machines.asl import task_resources
+    from payments.layers.migration.writer_workflow import writer_policy
+
+    doc = writer_policy(role, TARGETS, WRITER, parameter_arns=["p"], topic_key_arn="k", region="us-east-1",
+                        account_id="123456789012")
+    allowed = {a.lower() for st in doc["Statement"] for a in st["Action"]}
+    prefix = {"elasticloadbalancingv2": "elasticloadbalancing", "databasemigration": "dms", "sfn": "states"}
+    for resource in task_resources(definitions()[role]):
+        action = model.action_of(resource)
+        service, name = action.split(":")
+        assert f"{prefix.get(service, service)}:{name}".lower() in allowed, (role, action)
