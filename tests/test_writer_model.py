@@ -244,3 +244,20 @@ def test_each_writer_role_allows_every_action_its_definition_calls(role: str) ->
         action = model.action_of(resource)
         service, name = action.split(":")
         assert f"{prefix.get(service, service)}:{name}".lower() in allowed, (role, action)
+
+
+def test_the_longest_writer_execution_stays_far_inside_the_history_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The longest hold the input accepts (3600 s read every 30 s) and every pause poll: a Task state costs at most
+    5 history events (entered, scheduled, started, succeeded, exited), any other state 2."""
+    from payments.layers.migration import budget
+
+    monkeypatch.setattr(model, "MAX_VISITS", 200)
+    defs = definitions(SHIPPED)
+    worst = 0
+    for role, world in (("switchover", "app-on-aws"), ("fallback", "db-on-aws"), ("finish", "db-on-aws")):
+        states = defs[role]["States"]
+        for path in model.walk(SUBJECT, defs[role], role, model.worlds(SUBJECT)[world],
+                               {"holdSeconds": 3600, "pollSeconds": 30}, inject=False, machine_arn=ARNS[role]):
+            events = sum(5 if states[s]["Type"] == "Task" else 2 for s in path.steps)
+            worst = max(worst, events)
+    assert 1000 < worst < budget.SAFE_EVENTS // 4, worst
