@@ -261,3 +261,16 @@ def test_the_longest_writer_execution_stays_far_inside_the_history_quota(monkeyp
             events = sum(5 if states[s]["Type"] == "Task" else 2 for s in path.steps)
             worst = max(worst, events)
     assert 1000 < worst < budget.SAFE_EVENTS // 4, worst
+
+
+def test_dms_without_an_on_prem_record_is_one_line_naming_the_data_layer_key() -> None:
+    from payments.core.errors import ConfigError
+    from payments.layers.migration.writer_workflow import require_on_prem_name
+
+    assert require_on_prem_name("onprem-db.dev.payments.internal", "payments-migration") == (
+        "onprem-db.dev.payments.internal"
+    )
+    with pytest.raises(ConfigError) as err:
+        require_on_prem_name(None, "payments-migration")
+    assert str(err.value).startswith("payments-migration:dmsSourceSecretArn: DMS is on here")
+    assert "payments-data:onPremDbAddress" in str(err.value) and "\n" not in str(err.value)

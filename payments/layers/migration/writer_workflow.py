@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from payments.components import iam
+from payments.core.errors import ConfigError
 from payments.layers.migration.machines.targets import Fence, Targets, WriterTargets
 from payments.layers.migration.names import MigrationNames
 
@@ -118,3 +119,17 @@ def writer_policy(
             )
         )
     return {"Version": iam.VERSION, "Statement": statements}
+
+
+def require_on_prem_name(name: str | None, where: str) -> str:
+    """DMS on means the writer machines are built; they flip the DB indirection between on-prem and Aurora, so the
+    data layer must name the on-prem MySQL (``onPremDbName``, from its ``onPremDbAddress``)."""
+    if not name:
+        raise ConfigError(
+            f"{where}:dmsSourceSecretArn",
+            "DMS is on here (so the database switchover is built), but the data layer exports no onPremDbName: the "
+            "DB indirection has no on-prem record to flip back to",
+            "set payments-data:onPremDbAddress in data/Pulumi.<env>.yaml (inside payments-network:onPremCidrs) and "
+            "deploy data first, or remove dmsSourceSecretArn",
+        )
+    return name
