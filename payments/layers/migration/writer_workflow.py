@@ -90,16 +90,16 @@ def writer_policy(
     statements += [
         iam.allow(["dms:StartReplicationTask", "dms:DescribeTableStatistics"], tasks, sid="StartReplication"),
         iam.allow(["elasticloadbalancing:ModifyRule"], w.pause_rule_arn, sid="WritePause"),
-        # DescribeRules, DescribeListeners and DescribeNetworkAcls support no resource-level permission.
+        # DescribeRules and DescribeListeners support no resource-level permission.
         iam.allow(
-            ["elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeListeners", "ec2:DescribeNetworkAcls"],
+            ["elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeListeners"],
             "*",
-            sid="ReadPauseListenerAndFence",
+            sid="ReadPauseAndListener",
         ),
         iam.allow(
-            ["ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAclEntry"],
+            ["ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAclEntry", "ec2:DescribeNetworkAcls"],
             f"arn:aws:ec2:{region}:{account_id}:network-acl/{w.nacl_id}",
-            sid="WriteFence",
+            sid="Fence",
         ),
         iam.allow(["cloudwatch:DescribeAlarms"], "*", sid="ReadLatencyAlarm"),
     ]
