@@ -443,7 +443,8 @@ ENV_ROWS = [
            "digits or hyphens, starting with a letter (e.g. dev-pr42)", "environmentSuffix: dev-42"),
     EnvFix("phase-unknown", "migrationPhase: done",
            "environments/dev.yaml:migrationPhase: 'done' is not allowed. Fix: use one of: prepare, parallel-run, "
-           "cutover, cutover-complete, rolled-back", "migrationPhase: cutover-complete"),
+           "app-cutover, app-on-aws, rolled-back, db-switchover, db-on-aws, db-fallback, cutover-complete",
+           "migrationPhase: cutover-complete"),
     EnvFix("production-not-bool", "production: maybe",
            "environments/dev.yaml:production: expected true or false, got 'maybe'. Fix: write true or false",
            "production: false"),
