@@ -129,7 +129,8 @@ EXPORTS: dict[str, tuple[Output, ...]] = {
         _o("rollbackStateMachineArn", S, "rollback state machine ARN"),
         _o("cutoverLogGroupName", S, "state machine execution log group"),
         _o("phaseParameterName", S, "SSM parameter holding the migration phase"),
-        _o("dmsTaskArn", S, "DMS replication task ARN", optional=True),
+        _o("dmsTaskArn", S, "DMS replication task ARN (forward: on-prem -> AWS, full load + CDC)", optional=True),
+        _o("reverseDmsTaskArn", S, "reverse DMS task ARN (AWS -> on-prem, CDC only, created stopped)", optional=True),
     ),
 }
 
