@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import shlex
 import json
+import shlex
 import shutil
 import subprocess
 from typing import Any
