@@ -309,15 +309,16 @@ def docs(c: Context, check: bool = False) -> None:
     "host": "connect here instead (e.g. 127.0.0.1 through an SSM port forward)",
     "port": "port with --host",
     "admin_user": "on-prem administrator (with --execute onprem)",
+    "ca_bundle": "CA file that verifies the server certificate (with --execute): the RDS bundle or the on-prem CA",
 })
 @user_errors
 def db_users(c: Context, env: str = "dev", rotate: bool = False, execute: str | None = None, host: str | None = None,
-             port: str | None = None, admin_user: str | None = None) -> None:
+             port: str | None = None, admin_user: str | None = None, ca_bundle: str | None = None) -> None:
     """Create the app's and DMS's database users with least privilege on both databases (passwords masked)."""
     from payments.ops import db_users as users
 
     for side, sql in users.run(env, ROOT, rotate=rotate, execute_on=execute, host=host,
-                               port=int(port) if port else None, admin_user=admin_user):
+                               port=int(port) if port else None, admin_user=admin_user, ca_bundle=ca_bundle):
         console.print(f"-- {side}{' (executed)' if side == execute else ''}")
         for statement in sql:
             console.print(f"{statement};", highlight=False, markup=False)

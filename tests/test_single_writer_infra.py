@@ -271,6 +271,18 @@ def test_a_password_that_could_break_the_sql_is_refused(bad: str) -> None:
         db_users.statements([db_users.app_user("payments_app", "payments", bad)])
 
 
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"execute_on": "both"}, "--execute 'both' is not a database here. Fix: use one of aws, onprem"),
+    ({"execute_on": "aws"}, "--execute needs --ca-bundle"),
+    ({"execute_on": "onprem", "ca_bundle": "/nonexistent.pem"}, "(got /nonexistent.pem)"),
+])
+def test_db_users_refuses_an_unverified_or_unknown_target_before_touching_anything(kwargs: dict[str, Any],
+                                                                                   words: str) -> None:
+    with pytest.raises(UserError) as exc:
+        db_users.run("dev", REPO, **kwargs)
+    assert words in str(exc.value) and "Fix:" in str(exc.value)
+
+
 def test_binlog_retention_sql() -> None:
     assert db_users.binlog_retention_sql(168)[0] == "CALL mysql.rds_set_configuration('binlog retention hours', 168)"
 

@@ -177,13 +177,14 @@ def ensure_login(client: object, arn: str, user: str, host: str, port: int, dbna
     return password
 
 
-def execute(sql: Sequence[str], host: str, port: int, user: str, password: str, *, tls: bool = True) -> None:
-    """Run `sql` as `user` (an administrator); the statements may hold passwords, so nothing is echoed."""
+def execute(sql: Sequence[str], host: str, port: int, user: str, password: str, *, ca_bundle: str,
+            check_hostname: bool) -> None:
+    """Run `sql` as `user` (an administrator) over TLS verified against `ca_bundle` (the host name too, unless the
+    connection goes through a port forward); the statements hold passwords, so nothing is echoed."""
     import pymysql
 
-    ssl = {"ssl": {"check_hostname": True}} if tls else {}
     conn = pymysql.connect(host=host, port=port, user=user, password=password, connect_timeout=10, autocommit=True,
-                           **ssl)  # type: ignore[arg-type]
+                           ssl={"ca": ca_bundle, "check_hostname": check_hostname})
     try:
         with conn.cursor() as cur:
             for statement in sql:
@@ -223,7 +224,8 @@ def plan_sides(outputs: dict[str, dict[str, object]], migration_config: dict[str
 
 
 def run(env: str, root: object, *, rotate: bool = False, execute_on: str | None = None, host: str | None = None,
-        port: int | None = None, admin_user: str | None = None) -> list[tuple[str, list[str]]]:
+        port: int | None = None, admin_user: str | None = None,
+        ca_bundle: str | None = None) -> list[tuple[str, list[str]]]:
     """`invoke db-users`: secrets filled, then per database (side, masked SQL); runs one side with `execute_on`."""
     import os
     from pathlib import Path
@@ -236,6 +238,10 @@ def run(env: str, root: object, *, rotate: bool = False, execute_on: str | None 
 
     if execute_on is not None and execute_on not in SIDES:
         raise UserError(f"--execute '{execute_on}' is not a database here. Fix: use one of {', '.join(SIDES)}")
+    if execute_on is not None and not (ca_bundle and os.path.isfile(ca_bundle)):
+        raise UserError(f"--execute needs --ca-bundle, a CA file that exists (got {ca_bundle or 'none'}): the server "
+                        "certificate is verified. Fix: download the RDS bundle (https://truststore.pki.rds.amazonaws."
+                        "com/global/global-bundle.pem) or use the on-prem CA")
     region = load_environment(env).region
     read = stack_outputs(env, Path(str(root)))
     outputs = {layer: read(layer) or {} for layer in ("network", "data")}
@@ -260,7 +266,10 @@ def run(env: str, root: object, *, rotate: bool = False, execute_on: str | None 
             if not user or not password:
                 raise UserError(f"--execute onprem needs --admin-user and the password in ${ADMIN_PASSWORD_ENV}. "
                                 "Fix: export it (read -s) and pass --admin-user")
-        execute(sql, host or side.host, port or side.port, user, password, tls=True)
+        assert ca_bundle is not None
+        # Through a port forward the certificate still names the database, not the local address.
+        execute(sql, host or side.host, port or side.port, user, password, ca_bundle=ca_bundle,
+                check_hostname=host is None)
     return shown
 
 
