@@ -353,3 +353,37 @@ def recover_writer(c: Context, env: str = "dev", yes: bool = False) -> None:
     """Run writer-recovery by hand: lift the pause, unfence the writer the DB indirection names, restart its way
     back; never moves the writer."""
     _writer(env, "writer-recovery", {"trigger": "operator"}, f"run writer-recovery on '{env}'?", yes)
+# --- what IaC cannot do to a database ----------------------------------------------------------------------------
+
+
+@task(help={
+    "env": "environment whose databases get their users (secrets filled from secretsmanager:GetRandomPassword)",
+    "rotate": "draw new passwords even where a secret already holds one",
+    "execute": "run the SQL on one database: aws (as the master, from its secret) or onprem (--admin-user, "
+               "password in $PAYMENTS_DB_ADMIN_PASSWORD); default: print only",
+    "host": "connect here instead (e.g. 127.0.0.1 through an SSM port forward)",
+    "port": "port with --host",
+    "admin_user": "on-prem administrator (with --execute onprem)",
+    "ca_bundle": "CA file that verifies the server certificate (with --execute): the RDS bundle or the on-prem CA",
+})
+@user_errors
+def db_users(c: Context, env: str = "dev", rotate: bool = False, execute: str | None = None, host: str | None = None,
+             port: str | None = None, admin_user: str | None = None, ca_bundle: str | None = None) -> None:
+    """Create the app's and DMS's database users with least privilege on both databases (passwords masked)."""
+    from payments.ops import db_users as users
+
+    for side, sql in users.run(env, ROOT, rotate=rotate, execute_on=execute, host=host,
+                               port=int(port) if port else None, admin_user=admin_user, ca_bundle=ca_bundle):
+        console.print(f"-- {side}{' (executed)' if side == execute else ''}")
+        for statement in sql:
+            console.print(f"{statement};", highlight=False, markup=False)
+
+
+@task(help={"env": "environment whose AWS database keeps binlogs for the reverse replication"})
+@user_errors
+def binlog_retention(c: Context, env: str = "dev") -> None:
+    """Print the SQL that sets the AWS database's binlog retention (run it as the master user, before a switchover)."""
+    from payments.ops import db_users as users
+
+    for statement in users.retention(env, ROOT):
+        console.print(f"{statement};", highlight=False, markup=False)

@@ -30,13 +30,15 @@ if cfg.dms_enabled:
             kms_key_arn=checked(data["dataKeyArn"]),
             logs_key_arn=checked(network["logsKeyArn"]),
             target_engine=data["dbEngine"].apply(target_engine),
-            target_secret_arn=data["dbSecretArn"],
+            # DMS's own user on the AWS database, never the master.
+            target_secret_arn=data["dmsDbSecretArn"],
             target_database=data["dbName"],
             alarm_topic_arn=checked(obs["alarmTopicArn"]),
         ),
         opts=opts,
     )
     layer.export("dmsTaskArn", replication.task_arn)
+    layer.export("reverseDmsTaskArn", replication.reverse_task_arn)
 
 workflow = CutoverWorkflow(
     "workflow",

@@ -233,7 +233,8 @@ ROWS = [
         "or '_', starting with a letter", {"databaseName": "payments1"}),
     Fix("master-user-reserved", "data", {"masterUsername": "admin"},
         "payments-data:masterUsername: 'admin' is not allowed. Fix: use up to 16 letters, digits or '_', starting "
-        "with a letter, not a reserved name such as admin", {"masterUsername": "payments_owner"}),
+        "with a letter, not a reserved name such as admin or the app's and DMS's users (payments_app, payments_dms)",
+        {"masterUsername": "payments_owner"}),
     Fix("backup-retentions-differ", "data", {"backupRetentionDays": 31},
         "payments-data:backupRetentionDays: 31 differs from backupPlanRetentionDays 30 (AWS Backup's continuous "
         "backup manages the database's retention). Fix: set both to the same number of days (30-35)",

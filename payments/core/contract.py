@@ -49,6 +49,9 @@ EXPORTS: dict[str, tuple[Output, ...]] = {
         _o("dmsSecurityGroupId", S, "security group of the DMS replication instance"),
         _o("endpointSecurityGroupId", S, "security group of the interface VPC endpoints"),
         _o("onPremCidrs", L, "on-premises networks reachable over the VPN"),
+        _o("onPremDbPort", N, "port of the on-prem MySQL (the app's writer until the switchover, DMS's peer)"),
+        _o("appNetworkAclId", S, "network ACL of the app subnets: the switchover's write fence adds an egress DENY "
+           "at rule 50 (on-prem DB port, each onPremCidr), the fallback deletes it"),
         _o("flowLogGroupName", S, "CloudWatch log group receiving VPC flow logs"),
         _o("logsKeyArn", S, "customer-managed KMS key for CloudWatch log groups of every layer"),
         _o("vpnConnectionId", S, "site-to-site VPN connection id", optional=True),
@@ -61,7 +64,14 @@ EXPORTS: dict[str, tuple[Output, ...]] = {
         _o("dbReaderEndpoint", S, "reader endpoint host name (the writer for RDS MySQL)"),
         _o("dbPort", N, "database port"),
         _o("dbName", S, "initial database name"),
-        _o("dbSecretArn", S, "ARN of the AWS-managed master credentials secret (never its value)"),
+        _o("dbSecretArn", S, "ARN of the AWS-managed master credentials secret (never its value); no app reads it"),
+        _o("appDbSecretArn", S, "ARN of the app user's secret (payments_app, both databases; invoke db-users)"),
+        _o("dmsDbSecretArn", S, "ARN of DMS's user secret on the AWS database (payments_dms; invoke db-users)"),
+        _o("dbZoneId", S, "Route 53 private hosted zone <suffix>.payments.internal (VPC only)"),
+        _o("dbIndirectionName", S, "db.<suffix>.payments.internal: CNAME the app connects to (the migration owns it)"),
+        _o("onPremDbName", S, "onprem-db.<suffix>.payments.internal: A record of the on-prem MySQL", optional=True),
+        _o("binlogRetentionHours", N, "binlog retention the AWS database needs for reverse replication (invoke "
+           "binlog-retention)"),
         _o("dataKeyArn", S, "customer-managed KMS key of the data layer"),
         _o("appLogsBucketName", S, "application log bucket"),
         _o("appLogsBucketArn", S, "application log bucket ARN"),
@@ -80,6 +90,8 @@ EXPORTS: dict[str, tuple[Output, ...]] = {
         _o("albZoneId", S, "load balancer hosted zone id (for alias records)"),
         _o("httpsListenerArn", S, "HTTPS listener ARN (its weights belong to the cutover)"),
         _o("httpListenerArn", S, "HTTP listener ARN (redirects to HTTPS)"),
+        _o("writePauseRuleArn", S, "HTTPS listener rule, priority 1: 503 write_paused; dormant until the "
+           "switchover sets its conditions to the write methods (the migration owns them)"),
         _o("targetGroupArns", M, "target group ARNs by pool: legacy, blue, green"),
         _o("targetGroupArnSuffixes", M, "target group ARN suffixes by pool (CloudWatch dimension)"),
         _o("initialWeights", M, "listener weights at creation by pool"),
@@ -117,7 +129,6 @@ EXPORTS: dict[str, tuple[Output, ...]] = {
         _o("rollbackStateMachineArn", S, "rollback state machine ARN"),
         _o("cutoverLogGroupName", S, "state machine execution log group"),
         _o("phaseParameterName", S, "SSM parameter holding the migration phase"),
-        _o("dmsTaskArn", S, "DMS replication task ARN", optional=True),
         _o("switchoverStateMachineArn", S, "database switchover state machine ARN (writer on-prem -> Aurora)",
            optional=True),
         _o("fallbackStateMachineArn", S, "database fallback state machine ARN (writer Aurora -> on-prem)",
@@ -126,6 +137,8 @@ EXPORTS: dict[str, tuple[Output, ...]] = {
            optional=True),
         _o("writerRecoveryStateMachineArn", S, "writer-recovery state machine ARN (the writer machines' safety net)",
            optional=True),
+        _o("dmsTaskArn", S, "DMS replication task ARN (forward: on-prem -> AWS, full load + CDC)", optional=True),
+        _o("reverseDmsTaskArn", S, "reverse DMS task ARN (AWS -> on-prem, CDC only, created stopped)", optional=True),
     ),
 }
 

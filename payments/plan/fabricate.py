@@ -293,6 +293,12 @@ CALLS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {}
 # --- data layer ---------------------------------------------------------------
 
 
+@extra("aws:secretsmanager/secret:Secret")
+def _secret(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    """Secrets Manager ARNs end with the name and a hyphen plus six random characters."""
+    return {"arn": arn("secretsmanager", f"secret:{inputs.get('name', rid)}-{digest(name, length=6)}", region)}
+
+
 def _rds_secret(name: str, inputs: dict[str, Any], region: str, kind: str) -> list[dict[str, Any]]:
     """The AWS-managed master secret RDS creates with manageMasterUserPassword (never a value)."""
     if not inputs.get("manageMasterUserPassword"):

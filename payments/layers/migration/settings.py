@@ -107,7 +107,8 @@ class MigrationSettings:
     dms_source_secret_arn: str | None = setting(
         None,
         example="arn:aws:secretsmanager:us-east-1:123456789012:secret:onprem-mysql-AbCdEf",
-        doc="Secrets Manager secret of the on-prem MySQL (host, port, username, password); set it to turn DMS on",
+        doc="Secrets Manager secret of DMS's user on the on-prem MySQL (host, port, username, password): the forward "
+        "task reads with it, the reverse task writes with it (grants: invoke db-users); set it to turn DMS on",
         arn=SECRET,
     )
     dms_source_secret_key_arn: str | None = setting(
@@ -122,7 +123,7 @@ class MigrationSettings:
     dms_target_secret_arn: str | None = setting(
         None,
         doc="secret DMS logs in to the target with (host, port, username, password); "
-        "default: the data layer's managed secret",
+        "default: the data layer's DMS user (dmsDbSecretArn, never the master)",
         arn=SECRET,
     )
     dms_instance_class: str = setting("dms.t3.medium", doc="replication instance class")
