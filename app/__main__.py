@@ -28,7 +28,8 @@ access = AppAccess(
     account_id=layer.account_id,
     image=Image(cfg.image),
     log_group_arn=logs.arn,
-    secret_arn=data["dbSecretArn"],
+    # The app user's secret (payments_app, least privilege, the same on both databases), never the master's.
+    secret_arn=data["appDbSecretArn"],
     data_key_arn=data["dataKeyArn"],
     parameter_path=data["parameterPath"],
     parameters=sorted(cfg.parameters().values()),

@@ -5,9 +5,11 @@ from payments.core.stack import start
 from payments.layers.data.backup import Backup, BackupArgs
 from payments.layers.data.database import Database, DatabaseArgs
 from payments.layers.data.encryption import SERVICES, via_services_statement
+from payments.layers.data.indirection import DbIndirection, IndirectionArgs, check_on_prem_address
 from payments.layers.data.parameters import Parameters, ParametersArgs
 from payments.layers.data.settings import DataSettings
 from payments.layers.data.storage import Storage, StorageArgs
+from payments.layers.data.users import UserSecrets, UserSecretsArgs
 
 layer = start("data")
 cfg = layer.config(DataSettings)
@@ -44,6 +46,21 @@ db = Database(
     ),
     opts=opts,
 )
+# The one name blue/green reach the writer through; it starts on-prem (docs/app-contract.md).
+on_prem = cfg.on_prem_db_address
+indirection = DbIndirection(
+    "db-indirection",
+    IndirectionArgs(
+        suffix=n.suffix,
+        vpc_id=network["vpcId"],
+        aws_writer=db.writer_endpoint,
+        on_prem_address=None
+        if on_prem is None
+        else network["onPremCidrs"].apply(lambda cidrs: check_on_prem_address(on_prem, cidrs, layer.project)),
+    ),
+    opts=opts,
+)
+users = UserSecrets("db-users", UserSecretsArgs(prefix=f"payments/{n.suffix}/db", kms_key_arn=key.arn), opts=opts)
 storage = Storage(
     "s3",
     StorageArgs(
@@ -64,6 +81,8 @@ parameters = Parameters(
         kms_key_arn=key.arn,
         plain={
             "db/engine": cfg.engine.value,
+            # What the application connects to: the indirection, never an endpoint of one database.
+            "db/host": indirection.name,
             "db/writer-endpoint": db.writer_endpoint,
             "db/reader-endpoint": db.reader_endpoint,
             "db/port": db.port.apply(str),
@@ -73,7 +92,7 @@ parameters = Parameters(
             "s3/config-archive-bucket": storage.config_archive.name,
             **{f"app/{k}": v for k, v in (cfg.app_settings or {}).items()},
         },
-        secure={"db/secret-arn": db.secret_arn, "db/username": cfg.master_username},
+        secure={"db/secret-arn": users.arn("app")},
     ),
     opts=opts,
 )
@@ -99,6 +118,13 @@ layer.export("dbReaderEndpoint", db.reader_endpoint)
 layer.export("dbPort", db.port)
 layer.export("dbName", cfg.database_name)
 layer.export("dbSecretArn", db.secret_arn)
+layer.export("appDbSecretArn", users.arn("app"))
+layer.export("dmsDbSecretArn", users.arn("dms"))
+layer.export("dbZoneId", indirection.zone_id)
+layer.export("dbIndirectionName", indirection.name)
+if indirection.on_prem_name is not None:
+    layer.export("onPremDbName", indirection.on_prem_name)
+layer.export("binlogRetentionHours", cfg.binlog_retention_hours)
 layer.export("dataKeyArn", key.arn)
 for prefix, bucket in (
     ("appLogs", storage.app_logs),

@@ -7,6 +7,7 @@ from payments.layers.edge.certificate import Certificate, CertificateArgs, alias
 from payments.layers.edge.load_balancer import HealthCheck, LoadBalancer, LoadBalancerArgs
 from payments.layers.edge.settings import EdgeSettings, target_type
 from payments.layers.edge.waf import WebAcl, WebAclArgs
+from payments.layers.edge.write_pause import write_pause_rule
 
 layer = start("edge")
 cfg = layer.config(EdgeSettings)
@@ -64,6 +65,8 @@ alb = LoadBalancer(
 )
 if cfg.domain_name is not None:
     alias_record("dns-alias", cfg.hosted_zone_id, cfg.domain_name, alb.alb, opts)
+# Dormant until the database switchover pauses writes with it (payments/layers/edge/write_pause.py).
+pause = write_pause_rule("write-pause", alb.https.arn, opts)
 acl = WebAcl(
     "waf",
     WebAclArgs(
@@ -84,6 +87,7 @@ layer.export("albDnsName", alb.alb.dns_name)
 layer.export("albZoneId", alb.alb.zone_id)
 layer.export("httpsListenerArn", alb.https.arn)
 layer.export("httpListenerArn", alb.http.arn)
+layer.export("writePauseRuleArn", pause.arn)
 layer.export("targetGroupArns", {pool: tg.arn for pool, tg in alb.target_groups.items()})
 layer.export("targetGroupArnSuffixes", {pool: tg.arn_suffix for pool, tg in alb.target_groups.items()})
 layer.export("initialWeights", weights)

@@ -1,10 +1,14 @@
-"""payments-migration: DMS replication (optional) and the cutover/rollback state machines."""
+"""payments-migration: DMS replication (optional), the cutover/rollback state machines, and with DMS the writer
+machines (switchover, fallback, finish, writer-recovery)."""
 
 from payments.core.stack import start
+from payments.layers.edge.write_pause import dormant_conditions
 from payments.layers.migration.dms import Replication, ReplicationArgs, gate_watches_dms, target_engine
-from payments.layers.migration.names import MigrationNames
+from payments.layers.migration.machines.moves import MoveDefaults
+from payments.layers.migration.names import WRITER_OUTPUTS, MigrationNames
 from payments.layers.migration.settings import MigrationSettings
-from payments.layers.migration.workflow import CutoverWorkflow, CutoverWorkflowArgs
+from payments.layers.migration.workflow import CutoverWorkflow, CutoverWorkflowArgs, WriterArgs
+from payments.layers.migration.writer_workflow import UPSTREAM, require_on_prem_name
 
 layer = start("migration")
 cfg = layer.config(MigrationSettings)
@@ -30,13 +34,31 @@ if cfg.dms_enabled:
             kms_key_arn=checked(data["dataKeyArn"]),
             logs_key_arn=checked(network["logsKeyArn"]),
             target_engine=data["dbEngine"].apply(target_engine),
-            target_secret_arn=data["dbSecretArn"],
+            # DMS's own user on the AWS database, never the master.
+            target_secret_arn=data["dmsDbSecretArn"],
             target_database=data["dbName"],
             alarm_topic_arn=checked(obs["alarmTopicArn"]),
         ),
         opts=opts,
     )
     layer.export("dmsTaskArn", replication.task_arn)
+    layer.export("reverseDmsTaskArn", replication.reverse_task_arn)
+
+# The writer machines exist with DMS (their way back is the reverse task) and act on the DB indirection, the write
+# pause and the app subnets' fence (the infrastructure contract, writer_workflow.UPSTREAM).
+writer = None
+if replication is not None:
+    readers = {"network": network, "data": data, "edge": edge}
+    upstream = {name: {k: readers[name][k] for k in keys if k != "onPremDbName"} for name, keys in UPSTREAM.items()}
+    upstream["data"]["onPremDbName"] = data.optional("onPremDbName").apply(
+        lambda name: require_on_prem_name(name, layer.project)
+    )
+    writer = WriterArgs(
+        defaults=MoveDefaults(cfg.switchover_hold_seconds, cfg.poll_seconds, cfg.pause),
+        upstream=upstream,
+        reverse_task_arn=replication.reverse_task_arn,
+        dormant_conditions=tuple(dormant_conditions()),
+    )
 
 workflow = CutoverWorkflow(
     "workflow",
@@ -68,6 +90,7 @@ workflow = CutoverWorkflow(
         },
         dms_task_arn=replication.task_arn if replication else None,
         dms_latency_alarm_name=replication.latency_alarm_name if replication else None,
+        writer=writer,
     ),
     opts=opts,
 )
@@ -76,3 +99,5 @@ layer.export("cutoverStateMachineArn", workflow.cutover.arn)
 layer.export("rollbackStateMachineArn", workflow.rollback.arn)
 layer.export("cutoverLogGroupName", workflow.log_group.name)
 layer.export("phaseParameterName", workflow.phase.name)
+for role, machine in workflow.writer_machines.items():
+    layer.export(WRITER_OUTPUTS[role], machine.arn)

@@ -5,6 +5,7 @@ import pulumi_aws as aws
 from payments.components.kms import Key, KeyArgs, logs_service_statement
 from payments.core.stack import start
 from payments.layers.network.endpoints import Endpoints, EndpointsArgs
+from payments.layers.network.fence import WriteFence, WriteFenceArgs
 from payments.layers.network.flow_logs import FlowLogs, FlowLogsArgs
 from payments.layers.network.security_groups import CLOUDFRONT_PREFIX_LIST, SecurityGroups, SecurityGroupsArgs
 from payments.layers.network.settings import AlbIngress, NetworkSettings
@@ -76,6 +77,9 @@ Endpoints(
     ),
     opts=opts,
 )
+# The app subnets' ACL, open until the database switchover fences the old writer (payments/layers/network/fence.py).
+fence = WriteFence("app-nacl", WriteFenceArgs(vpc_id=vpc.vpc.id, app_subnet_ids=vpc.subnet_ids("app"), namer=n),
+                   opts=opts)
 if cfg.vpn_enabled:
     vpn = Vpn(
         "vpn",
@@ -104,5 +108,7 @@ layer.export("natGatewayIds", [nat.id for nat in vpc.nat_gateways])
 for role in ("alb", "app", "db", "dms", "endpoint"):
     layer.export(f"{role}SecurityGroupId", getattr(sgs, role).id)
 layer.export("onPremCidrs", [str(c) for c in cfg.on_prem_cidrs])
+layer.export("onPremDbPort", cfg.on_prem_db_port)
+layer.export("appNetworkAclId", fence.acl.id)
 layer.export("flowLogGroupName", flow.log_group.name)
 layer.export("logsKeyArn", logs_key.arn)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
 import shutil
 import subprocess
 from typing import Any
@@ -89,13 +90,13 @@ def test_container_is_hardened_and_gets_secrets_only_by_reference() -> None:
     assert c["user"] == "1000:1000" and c["linuxParameters"]["capabilities"] == {"drop": ["ALL"]}
     assert c["image"].endswith(":1.0.0")
     assert c["portMappings"][0]["containerPort"] == 8080
-    secret = data.outputs["dbSecretArn"]
+    secret = data.outputs["appDbSecretArn"]  # the app user's, never the master's
     refs = {s["name"]: s["valueFrom"] for s in c["secrets"]}
     assert refs["DB_USERNAME"] == f"{secret}:username::" and refs["DB_PASSWORD"] == f"{secret}:password::"
     path = data.outputs["parameterPath"]
     prefix = f"arn:aws:ssm:us-east-1:123456789012:parameter{path}/"
     params = {k: v for k, v in refs.items() if not k.startswith("DB_USER") and not k.startswith("DB_PASS")}
-    assert params["DB_HOST"] == prefix + "db/writer-endpoint" and all(v.startswith(prefix) for v in params.values())
+    assert params["DB_HOST"] == prefix + "db/host" and all(v.startswith(prefix) for v in params.values())
     assert {e["name"] for e in c["environment"]} == {"APP_ENV", "APP_PORT"}
     log = c["logConfiguration"]
     assert log["logDriver"] == "awslogs" and log["options"]["awslogs-group"] == lp.outputs["logGroupName"]
@@ -159,7 +160,7 @@ def test_execution_and_task_roles_are_least_privilege() -> None:
     lp, data = app("dev"), upstream("dev", "data")
     docs = policies(lp)
     execution, task = statements(docs["role-app-execution-dev"]), statements(docs["role-app-task-dev"])
-    assert execution["ReadDatabaseSecret"]["Resource"] == data.outputs["dbSecretArn"]
+    assert execution["ReadDatabaseSecret"]["Resource"] == data.outputs["appDbSecretArn"]
     assert execution["EcrPullRepository"]["Resource"] == "arn:aws:ecr:us-east-1:123456789012:repository/payments-app"
     assert execution["DecryptSecretsAndParameters"]["Resource"] == data.outputs["dataKeyArn"]
     assert execution["DecryptSecretsAndParameters"]["Condition"]["StringEquals"]["kms:ViaService"] == [
@@ -173,7 +174,7 @@ def test_execution_and_task_roles_are_least_privilege() -> None:
     # the app re-reads the rotated secret itself; decryption only through S3, SSM and Secrets Manager
     assert task["RereadDatabaseSecret"] == {"Sid": "RereadDatabaseSecret", "Effect": "Allow",
                                             "Action": ["secretsmanager:GetSecretValue"],
-                                            "Resource": data.outputs["dbSecretArn"]}
+                                            "Resource": data.outputs["appDbSecretArn"]}
     assert task["UseDataKeyThroughServices"]["Condition"]["StringEquals"]["kms:ViaService"] == [
         "s3.us-east-1.amazonaws.com", "ssm.us-east-1.amazonaws.com", "secretsmanager.us-east-1.amazonaws.com"]
     for doc in docs.values():
@@ -265,7 +266,7 @@ def test_ec2_user_data_is_valid_bash_that_fetches_secrets_at_boot() -> None:
     lp, data = app("dev", EC2), upstream("dev", "data")
     script = base64.b64decode(one(lp, LT).inputs["userData"]).decode()
     assert subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True).returncode == 0
-    assert f"--secret-id '{data.outputs['dbSecretArn']}'" in script
+    assert f"--secret-id {shlex.quote(data.outputs['appDbSecretArn'])} " in script
     assert "--read-only" in script and "--user 1000:1000" in script and "--cap-drop ALL" in script
     assert "password=" not in script.lower().replace("db_password=", "")
 

@@ -202,6 +202,13 @@ KINDS = [
         f"{BOTO} + moto wafv2:PutLoggingConfiguration",
         json=False,
     ),
+    Kind(
+        "elbv2-listener-rule",
+        "aws:lb/listenerRule:ListenerRule",
+        "actions[].fixedResponse.messageBody",
+        f"{BOTO} + moto elbv2:CreateRule, then ModifyRule to the write-pause conditions and back; the fixed "
+        "response body is JSON of at most 1024 characters",
+    ),
     Kind("ssm-parameter", "aws:ssm/parameter:Parameter", "name", f"{BOTO} + moto ssm:PutParameter", json=False),
     Kind(
         "eventbridge-event-pattern",
@@ -235,11 +242,17 @@ BY_NAME = {k.name: k for k in KINDS}
 
 
 def nested(inputs: Any, key: str) -> Any:
-    """``inputs["a"]["b"]`` for ``key`` "a.b" (None when missing)."""
+    """``inputs["a"]["b"]`` for ``key`` "a.b" (None when missing); "a[].b" looks into the first item of a list."""
     for part in key.split("."):
+        listed = part.endswith("[]")
+        part = part.removesuffix("[]")
         if not isinstance(inputs, dict) or part not in inputs:
             return None
         inputs = inputs[part]
+        if listed:
+            if not isinstance(inputs, list) or not inputs:
+                return None
+            inputs = inputs[0]
     return inputs
 
 
@@ -1033,7 +1046,49 @@ def v_launch_template(docs: Docs) -> None:
         assert stored["LaunchTemplateVersions"][0]["LaunchTemplateData"]["UserData"] == i["userData"]
 
 
+#: Pulumi's condition blocks -> the API's Field and config member.
+RULE_CONDITIONS = {"httpHeader": ("http-header", "HttpHeaderConfig"),
+                   "httpRequestMethod": ("http-request-method", "HttpRequestMethodConfig")}
+
+
+def v_listener_rule(docs: Docs) -> None:
+    from payments.layers.edge import write_pause
+
+    elbv2, ec2 = boto3.client("elbv2", region_name=REGION), boto3.client("ec2", region_name=REGION)
+    shape = shape_of("elbv2", "CreateRule")
+    # The planned listener does not exist in the emulator: an equivalent one stands in.
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"][
+        "SubnetId"] for i, z in enumerate("ab")]
+    lb = elbv2.create_load_balancer(Name="standin", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    listener = elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])["Listeners"][0]["ListenerArn"]
+    for _, r in docs:
+        i = r.inputs
+        actions = [to_api({k: v for k, v in a.items() if k != "fixedResponse"}, shape.members["Actions"].member,
+                          "Actions[]") | {"FixedResponseConfig": to_api(a["fixedResponse"], shape.members["Actions"]
+                                          .member.members["FixedResponseConfig"], "FixedResponseConfig")}
+                   for a in i["actions"]]
+        conditions = []
+        for c in i["conditions"]:
+            (block, value), = c.items()
+            field, member = RULE_CONDITIONS[block]
+            config_shape = shape.members["Conditions"].member.members[member]
+            conditions.append({"Field": field, member: to_api(value, config_shape, member)})
+        for a in actions:
+            body = a["FixedResponseConfig"].get("MessageBody", "")
+            assert len(body) <= 1024 and json.loads(body), body
+        request = {"ListenerArn": listener, "Priority": int(i["priority"]), "Actions": actions,
+                   "Conditions": conditions}
+        rule = elbv2.create_rule(**strict("elbv2", "CreateRule", request))["Rules"][0]["RuleArn"]
+        for swap in (write_pause.paused_conditions(), conditions):
+            elbv2.modify_rule(**strict("elbv2", "ModifyRule", {"RuleArn": rule, "Conditions": swap}))
+            stored = elbv2.describe_rules(RuleArns=[rule])["Rules"][0]["Conditions"]
+            assert [c["Field"] for c in stored] == [c["Field"] for c in swap]
+
+
 VALIDATORS: dict[str, Callable[[Docs], None]] = {
+    "elbv2-listener-rule": v_listener_rule,
     "ecs-container-definitions": v_container_definitions,
     "task-definition-archive": v_task_definition_archive,
     "launch-template-archive": v_launch_template_archive,

@@ -401,7 +401,7 @@ def test_parameters_live_under_one_path_and_sensitive_ones_are_secure(env: str, 
     assert plain["s3/config-archive-bucket"] == lp.outputs["configArchiveBucketName"]
     assert plain["app/paymentTimeoutMs"] == "3000"  # feature settings from config
     secure = {name[len(path) + 1 :]: p for name, p in params.items() if p.inputs["type"] == "SecureString"}
-    assert set(secure) == {"db/secret-arn", "db/username"}
+    assert set(secure) == {"db/secret-arn"}  # the app user's secret ARN; the master's name is not published
     for p in secure.values():
         assert p.inputs["keyId"] == key_arn(lp)
         assert p.inputs["value"] == "[secret]"
@@ -497,7 +497,8 @@ def test_exports_exactly_the_contract_and_reads_only_declared_network_outputs(en
     network_exports = {o.name for o in contract.EXPORTS["network"]}
     assert {up for up, _ in lp.reads} == {"network"}
     assert {name for _, name in lp.reads} <= network_exports
-    assert {name for _, name in lp.reads} == {"dataSubnetIds", "dbSecurityGroupId", "azNames", "logsKeyArn"}
+    assert {name for _, name in lp.reads} == {"dataSubnetIds", "dbSecurityGroupId", "azNames", "logsKeyArn", "vpcId",
+                                              "onPremCidrs"}  # the private zone's VPC; the on-prem DB's networks
 
 
 # --- config errors ---------------------------------------------------------------------------

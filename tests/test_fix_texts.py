@@ -233,7 +233,8 @@ ROWS = [
         "or '_', starting with a letter", {"databaseName": "payments1"}),
     Fix("master-user-reserved", "data", {"masterUsername": "admin"},
         "payments-data:masterUsername: 'admin' is not allowed. Fix: use up to 16 letters, digits or '_', starting "
-        "with a letter, not a reserved name such as admin", {"masterUsername": "payments_owner"}),
+        "with a letter, not a reserved name such as admin or the app's and DMS's users (payments_app, payments_dms)",
+        {"masterUsername": "payments_owner"}),
     Fix("backup-retentions-differ", "data", {"backupRetentionDays": 31},
         "payments-data:backupRetentionDays: 31 differs from backupPlanRetentionDays 30 (AWS Backup's continuous "
         "backup manages the database's retention). Fix: set both to the same number of days (30-35)",
@@ -443,7 +444,8 @@ ENV_ROWS = [
            "digits or hyphens, starting with a letter (e.g. dev-pr42)", "environmentSuffix: dev-42"),
     EnvFix("phase-unknown", "migrationPhase: done",
            "environments/dev.yaml:migrationPhase: 'done' is not allowed. Fix: use one of: prepare, parallel-run, "
-           "cutover, cutover-complete, rolled-back", "migrationPhase: cutover-complete"),
+           "app-cutover, app-on-aws, rolled-back, db-switchover, db-on-aws, db-fallback, cutover-complete",
+           "migrationPhase: cutover-complete"),
     EnvFix("production-not-bool", "production: maybe",
            "environments/dev.yaml:production: expected true or false, got 'maybe'. Fix: write true or false",
            "production: false"),

@@ -185,7 +185,7 @@ def test_dms_is_private_encrypted_tls_validated(env: str) -> None:
     assert source["engineName"] == "mysql" and source["secretsManagerArn"] == SECRET and source["sslMode"] == "require"
     assert target["engineName"] == "aurora" and target["secretsManagerArn"].startswith("arn:aws:secretsmanager:")
     assert "password" not in source and "password" not in target
-    task = one(layer, "aws:dms/replicationTask:ReplicationTask").inputs
+    task = one(layer, "aws:dms/replicationTask:ReplicationTask", "dms-task").inputs
     assert task["migrationType"] == "full-load-and-cdc" and task["startReplicationTask"] is False
     settings = json.loads(task["replicationTaskSettings"])
     assert settings["ValidationSettings"]["EnableValidation"] is True and settings["Logging"]["EnableLogging"] is True

@@ -294,7 +294,10 @@ def nacl_on(tier_name: str, *entries: tuple[int, bool, str, str, int, int]) -> C
             "networkAclId": "acl-test", "ruleNumber": n, "egress": egress, "protocol": "tcp", "ruleAction": action,
             "cidrBlock": cidr, "fromPort": lo, "toPort": hi}, None, True) for i, (n, egress, action, cidr, lo, hi)
             in enumerate(entries)]
-        return [*rs, acl, *rules]
+        # A subnet has one ACL: associating this one replaces the planned association (the app tier's fence ACL).
+        moved = set(tier(rs, tier_name))
+        kept = [r for r in rs if not (r.type == model.NETWORK_ACL_ASSOCIATION and r.inputs.get("subnetId") in moved)]
+        return [*kept, acl, *rules]
 
     return mutate
 
@@ -303,13 +306,22 @@ OPEN = [(900, True, "allow", "0.0.0.0/0", 0, 65535), (900, False, "allow", "0.0.
 
 
 def test_nacl_fencing_the_on_prem_writer_names_its_rule() -> None:
-    fence = nacl_on("app", (100, True, "deny", "172.16.0.0/16", 3306, 3306), *OPEN)
+    """The switchover's entry on the planned app ACL (payments/layers/network/fence.py): rule 50 decides first."""
+
+    def fence(rs: Resources) -> Resources:
+        acl = next(r.id for r in rs if r.type == model.NETWORK_ACL)
+        return [*rs, PlannedResource(model.NETWORK_ACL_RULE, "fence", "", "aclr-fence", {
+            "networkAclId": acl, "ruleNumber": 50, "egress": True, "protocol": "tcp", "ruleAction": "deny",
+            "cidrBlock": "172.16.0.0/16", "fromPort": 3306, "toPort": 3306}, None, True)]
+
     v = verdict("dev", fence)
     check = status(v, "app -> on-prem database")
     assert check.detail == (
-        "network ACL nacl-app of subnet-app-us-east-1a-dev denies egress to 172.16.0.0 port 3306 (rule 100)"
+        "network ACL nacl-app-write-fence-dev of subnet-app-us-east-1a-dev denies egress to 172.16.0.0 port 3306 "
+        "(rule 50)"
     )
     assert status(v, "app -> database").status == "proven"  # the fence is narrow
+    assert status(v, "dms -> on-prem database").status in ("proven", "not applicable")  # DMS is not fenced
 
 
 def test_nacl_first_match_wins_in_rule_number_order() -> None:

@@ -47,9 +47,12 @@ _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 
 #: What the application reads from Parameter Store, by environment variable (names under parameterPath).
 #: They match what the data layer writes (payments/layers/data: Parameters in data/__main__.py).
+#: Both hosts are the DB indirection (db.<suffix>.payments.internal), never an endpoint of one database: it names the
+#: one writer, on-prem until the database switchover, and reads go there too (a reader of the other database would
+#: lag behind the writer by the replication delay: a customer would not see their own payment). docs/app-contract.md.
 DEFAULT_SETTINGS_PARAMETERS = {
-    "DB_HOST": "db/writer-endpoint",
-    "DB_READER_HOST": "db/reader-endpoint",
+    "DB_HOST": "db/host",
+    "DB_READER_HOST": "db/host",
     "DB_PORT": "db/port",
     "DB_NAME": "db/name",
     "STATIC_BUCKET": "s3/static-bucket",
@@ -87,8 +90,8 @@ class AppSettings:
     settings_parameters: dict[str, str] | None = setting(
         None,
         doc="environment variable -> Parameter Store name under the data layer's parameterPath, injected by "
-        "reference (default: DB_HOST, DB_READER_HOST, DB_PORT, DB_NAME, STATIC_BUCKET, APP_LOGS_BUCKET from the "
-        "data layer's db/... and s3/... parameters)",
+        "reference (default: DB_HOST and DB_READER_HOST = the DB indirection db/host, DB_PORT, DB_NAME, STATIC_BUCKET, "
+        "APP_LOGS_BUCKET from the data layer's db/... and s3/... parameters)",
     )
     desired_count: int = setting(2, minimum=1, maximum=100, doc="tasks per service (blue and green); prod >= 2")
     min_capacity: int | None = setting(

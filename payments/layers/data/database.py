@@ -32,6 +32,14 @@ LOG_EXPORTS = ("audit", "error", "slowquery")
 WRITER_TIER, READER_TIER = 0, 1
 #: AWS's managed policy for the Enhanced Monitoring role (writes OS metrics to CloudWatch Logs' RDSOSMetrics).
 MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+#: Binary logging as DMS needs it on a source: the reverse task (AWS -> on-prem, after the database switchover)
+#: reads this database's binlog. Aurora turns binary logging on with binlog_format, a static cluster parameter
+#: (the writer must reboot once, before the switchover); RDS MySQL logs whenever automated backups are on and
+#: changes the format at once. Retention is not a parameter: `invoke binlog-retention` (mysql.rds_set_configuration).
+BINLOG_PARAMETERS = {
+    "aurora-mysql": (("binlog_format", "ROW", "pending-reboot"), ("binlog_row_image", "FULL", "immediate")),
+    "mysql": (("binlog_format", "ROW", "immediate"), ("binlog_row_image", "FULL", "immediate")),
+}
 
 
 @dataclasses.dataclass
@@ -135,6 +143,9 @@ class Database(pulumi.ComponentResource):
             skip_final_snapshot=cfg.skip_final_snapshot,
             final_snapshot_identifier=None if cfg.skip_final_snapshot else n("payments-db-final", Kind.DB_IDENTIFIER),
             copy_tags_to_snapshot=True,
+            # People and tools log in with short-lived IAM tokens (rds-db:connect), not shared passwords; the
+            # application and DMS have users of their own (payments/layers/data/users.py), never the master.
+            iam_database_authentication_enabled=True,
             # Major upgrades are a planned change, never a side effect of `pulumi up`.
             allow_major_version_upgrade=False,
             **self._pinned_version(),
@@ -205,12 +216,13 @@ class Database(pulumi.ComponentResource):
             ("slow_query_log", "1", "immediate"),
             ("long_query_time", f"{cfg.slow_query_seconds:g}", "immediate"),
             ("log_output", "FILE", "immediate"),
+            *BINLOG_PARAMETERS["aurora-mysql"],
         ]
         self.parameter_group = rds.ClusterParameterGroup(
             f"{name}-cluster-params",
             name=n("payments-db-cluster-params", Kind.DB_IDENTIFIER),
             family="aurora-mysql8.0",
-            description="Payments Aurora MySQL: TLS required, audit and slow-query logs",
+            description="Payments Aurora MySQL: TLS required, audit and slow-query logs, row binlog",
             parameters=[rds.ClusterParameterGroupParameterArgs(name=k, value=v, apply_method=m) for k, v, m in params],
             opts=self._child,
         )
@@ -270,12 +282,13 @@ class Database(pulumi.ComponentResource):
             ("slow_query_log", "1", "immediate"),
             ("long_query_time", f"{cfg.slow_query_seconds:g}", "immediate"),
             ("log_output", "FILE", "immediate"),
+            *BINLOG_PARAMETERS["mysql"],
         ]
         self.parameter_group = rds.ParameterGroup(
             f"{name}-params",
             name=n("payments-db-params", Kind.DB_IDENTIFIER),
             family="mysql8.0",
-            description="Payments MySQL: TLS required, slow-query log",
+            description="Payments MySQL: TLS required, slow-query log, row binlog",
             parameters=[rds.ParameterGroupParameterArgs(name=k, value=v, apply_method=m) for k, v, m in params],
             opts=self._child,
         )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import ipaddress
 import re
 
 from payments.components.logs import ALLOWED_RETENTION_DAYS, MIN_RETENTION_DAYS
 from payments.core.config import setting
 from payments.core.errors import ConfigError, UserError
 from payments.core.naming import Kind, Namer, check
+from payments.layers.data.users import APP_USER, DMS_USER
 
 
 class Engine(enum.Enum):
@@ -40,6 +42,8 @@ _MAINTENANCE = re.compile(
     r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
 )
 _DAILY_CRON = re.compile(r"^cron\(\d{1,2} \d{1,2} (\*|\?) \* (\*|\?) \*\)$")
+#: `binlog retention hours` AWS accepts per engine (mysql.rds_set_configuration).
+MAX_BINLOG_RETENTION_HOURS = {"aurora-mysql": 2160, "mysql": 168}
 _MYSQL_RESERVED_USERS = {"admin", "rdsadmin", "root", "mysql", "rdsrepladmin"}
 
 
@@ -110,6 +114,22 @@ class DataSettings:
         ("CONNECT", "QUERY_DCL", "QUERY_DDL"), promotable=True, doc="audit log events (CloudWatch, PCI DSS 10.2)"
     )
     log_retention_days: int = setting(MIN_RETENTION_DAYS, doc="DB log groups retention (>= 365, a CloudWatch value)")
+    # --- the single writer (docs/app-contract.md) ---
+    on_prem_db_address: ipaddress.IPv4Address | None = setting(
+        None,
+        doc="on-prem MySQL's IPv4 address, inside payments-network:onPremCidrs: the A record onprem-db.<suffix>."
+        "payments.internal, where the indirection db.<suffix>.payments.internal starts (unset: no on-prem database, "
+        "the indirection starts at the AWS writer)",
+        example="172.16.20.10",
+    )
+    binlog_retention_hours: int = setting(
+        168,
+        minimum=1,
+        maximum=MAX_BINLOG_RETENTION_HOURS["aurora-mysql"],
+        promotable=True,
+        doc="hours the AWS database keeps binlogs for the reverse replication (`invoke binlog-retention`); Aurora "
+        "allows up to 2160, RDS MySQL up to 168",
+    )
     # --- Parameter Store ---
     parameter_prefix: str = setting("/payments", doc="Parameter Store root; the layer writes under <prefix>/<suffix>/")
     app_settings: dict[str, str] | None = setting(
@@ -199,6 +219,13 @@ class DataSettings:
                     f"not available on {self.instance_class}",
                     "use a medium or larger class, or set performanceInsights: false",
                 )
+        limit = MAX_BINLOG_RETENTION_HOURS[self.engine.value]
+        if self.binlog_retention_hours > limit:
+            raise ConfigError(
+                f"{where}:binlogRetentionHours",
+                f"{self.binlog_retention_hours} h is above what {self.engine.value} keeps ({limit} h)",
+                f"set at most {limit}",
+            )
         if not _IDENT.match(self.database_name) or len(self.database_name) > 64:
             raise ConfigError(
                 f"{where}:databaseName",
@@ -208,12 +235,13 @@ class DataSettings:
         if (
             not _IDENT.match(self.master_username)
             or len(self.master_username) > 16
-            or self.master_username.lower() in _MYSQL_RESERVED_USERS
+            or self.master_username.lower() in _MYSQL_RESERVED_USERS | {APP_USER, DMS_USER}
         ):
             raise ConfigError(
                 f"{where}:masterUsername",
                 f"'{self.master_username}' is not allowed",
-                "use up to 16 letters, digits or '_', starting with a letter, not a reserved name such as admin",
+                "use up to 16 letters, digits or '_', starting with a letter, not a reserved name such as admin or "
+                f"the app's and DMS's users ({APP_USER}, {DMS_USER})",
             )
         if self.backup_retention_days != self.backup_plan_retention_days:
             # The backup plan's continuous rule takes over the database's automated backups and sets their retention

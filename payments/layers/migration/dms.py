@@ -1,4 +1,9 @@
-"""DMS: on-prem MySQL -> the data layer's database, full load then CDC, validated (optional).
+"""DMS: on-prem MySQL -> the data layer's database, full load then CDC, validated (optional); and the way back.
+
+The forward task (full load + CDC) keeps the AWS database current while the on-prem MySQL is the writer. The
+reverse task (CDC only, AWS -> on-prem) is created stopped; the database switchover starts it "from now" while
+writes are paused, so the on-prem MySQL stays current while the AWS database is the writer and a fallback loses
+nothing. Its limits: docs/migration-reverse.md. Each side logs in with DMS's own user, never the master.
 
 Prerequisite per account (AWS creates them once, with fixed names, so no stack
 owns them): the ``dms-vpc-role`` and ``dms-cloudwatch-logs-role`` service
@@ -111,8 +116,25 @@ def task_settings() -> dict[str, Any]:
 
 
 def target_engine(db_engine: str) -> str:
-    """DMS engine name of the data layer's database (aurora-mysql -> aurora)."""
+    """DMS engine name of the data layer's database (aurora-mysql -> aurora), as a target and as a source."""
     return "aurora" if db_engine.startswith("aurora") else "mysql"
+
+
+def reverse_task_settings() -> dict[str, Any]:
+    """The reverse task's settings: the forward ones without a full load, and no DDL replayed on-prem.
+
+    CDC only: the on-prem MySQL already holds every row up to the switch point (forward CDC drained before the
+    flip). DDL changes are not replicated back (``ChangeProcessingDdlHandlingPolicy``): the on-prem schema is the
+    one the fallback returns to, and a schema change during the fallback window is made on both sides by hand.
+    """
+    settings = task_settings()
+    del settings["FullLoadSettings"]
+    settings["ChangeProcessingDdlHandlingPolicy"] = {
+        "HandleSourceTableDropped": False,
+        "HandleSourceTableTruncated": False,
+        "HandleSourceTableAltered": False,
+    }
+    return settings
 
 
 @dataclasses.dataclass
@@ -126,6 +148,7 @@ class ReplicationArgs:
     kms_key_arn: pulumi.Input[str]  #: the data layer's key: storage of the instance, endpoint secrets
     logs_key_arn: pulumi.Input[str]
     target_engine: pulumi.Input[str]  #: DMS engine name of the data layer's database (:func:`target_engine`)
+    #: DMS's own user on the AWS database (data layer's dmsDbSecretArn): forward target, reverse source
     target_secret_arn: pulumi.Input[str]
     target_database: pulumi.Input[str]
     alarm_topic_arn: pulumi.Input[str]
@@ -258,6 +281,63 @@ class Replication(pulumi.ComponentResource):
             ok_actions=[args.alarm_topic_arn],
             opts=child,
         )
+        self._reverse(name, args, access.arn, secrets, after_policy)
         self.task_arn = self.task.replication_task_arn
         self.latency_alarm_name = self.latency_alarm.name
-        self.register_outputs({"taskArn": self.task_arn, "latencyAlarmName": self.latency_alarm_name})
+        self.register_outputs(
+            {
+                "taskArn": self.task_arn,
+                "reverseTaskArn": self.reverse_task_arn,
+                "latencyAlarmName": self.latency_alarm_name,
+            }
+        )
+
+    def _reverse(
+        self,
+        name: str,
+        args: ReplicationArgs,
+        access_role_arn: pulumi.Input[str],
+        secrets: list[Any],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """AWS database -> on-prem MySQL, CDC only, created stopped: the switchover starts it, the finish stops it."""
+        cfg, n = args.settings, args.namer
+        self.reverse_source = DMS.Endpoint(
+            f"{name}-reverse-source",
+            endpoint_id=n("dms-reverse-source", Kind.DMS_IDENTIFIER),
+            endpoint_type="source",
+            engine_name=args.target_engine,
+            secrets_manager_arn=secrets[1],
+            secrets_manager_access_role_arn=access_role_arn,
+            ssl_mode="require",
+            kms_key_arn=args.kms_key_arn,
+            opts=opts,
+        )
+        self.reverse_target = DMS.Endpoint(
+            f"{name}-reverse-target",
+            endpoint_id=n("dms-reverse-target", Kind.DMS_IDENTIFIER),
+            endpoint_type="target",
+            engine_name="mysql",
+            secrets_manager_arn=secrets[0],
+            secrets_manager_access_role_arn=access_role_arn,
+            ssl_mode=cfg.dms_source_ssl_mode.value,
+            certificate_arn=cfg.dms_source_ca_certificate_arn,
+            kms_key_arn=args.kms_key_arn,
+            opts=opts,
+        )
+        task_id = n("dms-reverse-task", Kind.DMS_IDENTIFIER)
+        self.reverse_task = DMS.ReplicationTask(
+            f"{name}-reverse-task",
+            replication_task_id=task_id,
+            resource_identifier=task_id,
+            migration_type="cdc",
+            replication_instance_arn=self.instance.replication_instance_arn,
+            source_endpoint_arn=self.reverse_source.endpoint_arn,
+            target_endpoint_arn=self.reverse_target.endpoint_arn,
+            table_mappings=json.dumps(table_mappings(cfg.dms_schemas, cfg.dms_exclude_tables)),
+            replication_task_settings=json.dumps(reverse_task_settings()),
+            # Started by the database switchover, while writes are paused: CDC "from now" loses nothing.
+            start_replication_task=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.reverse_task_arn = self.reverse_task.replication_task_arn

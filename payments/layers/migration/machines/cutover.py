@@ -9,7 +9,8 @@ Shape (DESIGN.md section 6)::
         any failure so far: Abort = phase restored, notice, Fail (the listener is never touched)
     traffic: for each step: set weights -> bake, the gate read every pollSeconds
         any alarm or error: Rollback = traffic back by the rule in .rollback, notice, Fail
-    finalize: phase "cutover-complete", notice, optional hold (gate watched) + scale the source to 0;
+    finalize: phase "app-on-aws" (traffic on the target; on-prem still the writer), notice, optional hold
+        (gate watched) + scale the source to 0;
         bookkeeping failures after completion end SUCCEEDED with warnings
 
 Endings no Catch sees (a person's StopExecution, States.Runtime, the history quota, the TimeoutSeconds below)
@@ -24,12 +25,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments.core.environment import MigrationPhase
+from payments.core.environment import AURORA_PHASES, MigrationPhase
 from payments.layers.migration import budget
 from payments.layers.migration.machines import inputs
 from payments.layers.migration.machines.application import application
 from payments.layers.migration.machines.asl import (
     States,
+    equals,
     error,
     gate_check,
     lit,
@@ -45,12 +47,10 @@ from payments.layers.migration.machines.targets import Targets
 from payments.layers.migration.machines.traffic import traffic
 from payments.layers.migration.schedule import CutoverInput
 
-#: Every state machine of the migration a cutover must not run beside.
-MACHINES = ("cutover", "rollback")
-
 
 def _alone(targets: Targets, next_: str) -> States:
-    states = running_elsewhere(targets, "Alone", MACHINES, alone=next_, busy="AnotherExecution")
+    """Every deployed machine of the migration (the writer machines too): a cutover runs beside none of them."""
+    states = running_elsewhere(targets, "Alone", tuple(targets.machine_arns), alone=next_, busy="AnotherExecution")
     states["AnotherExecution"] = {
         "Type": "Fail",
         "Error": "AnotherExecutionRunning",
@@ -66,7 +66,7 @@ def _phase(targets: Targets) -> States:
         "ReadPhase": task(
             sdk("ssm", "getParameter"),
             {"Name": targets.phase_parameter_name},
-            "RecordRun",
+            "WriterOnPrem",
             catch="PhaseUnreadable",
             result_path="$.phase",
             result_selector={"previous.$": "$.Parameter.Value"},
@@ -75,6 +75,26 @@ def _phase(targets: Targets) -> States:
             "Type": "Fail",
             "Error": "PhaseUnreadable",
             "Cause": f"could not read {targets.phase_parameter_name}; nothing was changed",
+        },
+        # Traffic moves only while on-prem is the writer: the legacy pool writes on-prem, so with Aurora the
+        # writer no traffic may ever reach it, and a rollback to it would be refused half way.
+        "WriterOnPrem": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Or": [equals("$.phase.previous", p.value) for p in sorted(AURORA_PHASES, key=lambda p: p.value)],
+                    "Next": "DatabaseOnAws",
+                }
+            ],
+            "Default": "RecordRun",
+        },
+        "DatabaseOnAws": {
+            "Type": "Fail",
+            "Error": "DatabaseOnAws",
+            "Cause": "Aurora is the writer (or the database is moving): the traffic cutover runs only while on-prem is "
+            "the writer; nothing was changed. With Aurora the writer, move traffic between blue and green with "
+            f"invoke rollback --env {lit(targets.environment)} --pool <blue|green>; to go back to legacy, fall the "
+            f"database back first: invoke fallback --env {lit(targets.environment)}",
         },
         "RecordRun": task(
             sdk("ssm", "putParameter"),
@@ -95,7 +115,7 @@ def _phase(targets: Targets) -> States:
         },
         "RecordPhase": put_phase(
             targets,
-            MigrationPhase.CUTOVER.value,
+            MigrationPhase.APP_CUTOVER.value,
             "DescribeDmsTask" if targets.dms_task_arn else "TargetHasService",
             catch="Abort",
         ),
