@@ -30,7 +30,6 @@ from payments.lab.scenarios import Scenario, Timing
 
 LAG_FAULT_SECONDS = 3600  #: a lag that never drains within any pause bound
 MIN_GATE_SAMPLES = 10  #: answers from the pool before a bake may pass
-MIN_GATE_ERRORS = 3  #: errors in the gate's window before it can alarm
 HELD_WRITES = 5  #: writes in flight when late-write's switchover starts
 MAX_BAKE_STRETCH_SECONDS = 10.0
 
@@ -63,10 +62,8 @@ class Safeguards:
 
 
 def alarming(lab: Lab, timing: Timing, pool: str) -> bool:
-    """The gate's verdict: an error rate above the threshold, made of at least MIN_GATE_ERRORS errors (one error
-    among a handful of answers at a 5 % step is noise, as a CloudWatch threshold on counts would treat it)."""
-    rate = lab.gate_error_rate(pool)
-    return rate > timing.gate_threshold and rate * lab.gate_samples(pool) >= MIN_GATE_ERRORS
+    """The gate's verdict (:meth:`Lab.gate_alarm`, at the timing's threshold)."""
+    return lab.gate_alarm(pool, timing.gate_threshold)
 
 
 def bake(lab: Lab, timing: Timing, pool: str) -> bool:
