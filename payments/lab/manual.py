@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from payments.lab.lab import DatabaseName, Lab
 from payments.lab.process import LabError
@@ -218,23 +219,45 @@ def safety_net(lab: Lab) -> None:
 # -- scenarios -----------------------------------------------------------------------------------------
 
 
-def _cut_over(lab: Lab, timing: Timing, on_step: Callable[[int], None] | None = None) -> None:
-    alarmed = app_cutover(lab, timing, on_step)
+class Traffic(Protocol):
+    """Who moves traffic: this module (:class:`ManualTraffic`) or the planned cutover and rollback machines
+    (:class:`payments.lab.machines.MachineTraffic`). The database steps below are the same for both."""
+
+    def cut_over(self, lab: Lab, timing: Timing, on_step: Callable[[int], None] | None = None) -> int | None:
+        """Traffic legacy -> blue through `timing.steps`, then the app-on-aws hold; the step whose gate alarmed
+        (traffic rolled back to legacy), or None."""
+        ...
+
+    def roll_back(self, lab: Lab) -> None:
+        """Everything back to legacy (an operator's rollback)."""
+        ...
+
+
+class ManualTraffic:
+    def cut_over(self, lab: Lab, timing: Timing, on_step: Callable[[int], None] | None = None) -> int | None:
+        return app_cutover(lab, timing, on_step)
+
+    def roll_back(self, lab: Lab) -> None:
+        rollback_traffic(lab)
+
+
+def _cut_over(lab: Lab, timing: Timing, traffic: Traffic, on_step: Callable[[int], None] | None = None) -> None:
+    alarmed = traffic.cut_over(lab, timing, on_step)
     if alarmed is not None:
         raise LabError(f"the gate alarmed at {alarmed} % with nothing injected (blue error rate "
                        f"{lab.gate_error_rate('blue'):.0%}); the lab is not healthy enough to go on")
 
 
-def _full(lab: Lab, timing: Timing) -> str:
-    _cut_over(lab, timing)
+def _full(lab: Lab, timing: Timing, traffic: Traffic) -> str:
+    _cut_over(lab, timing, traffic)
     switchover(lab, timing)
     window(lab, timing)
     complete(lab)
     return "completed"
 
 
-def _fallback(lab: Lab, timing: Timing) -> str:
-    _cut_over(lab, timing)
+def _fallback(lab: Lab, timing: Timing, traffic: Traffic) -> str:
+    _cut_over(lab, timing, traffic)
     switchover(lab, timing)
     window(lab, timing)
     try:
@@ -244,21 +267,19 @@ def _fallback(lab: Lab, timing: Timing) -> str:
         pass
     fallback(lab, timing)
     with lab.phase("rollback"):
-        rollback_traffic(lab)
+        traffic.roll_back(lab)
         time.sleep(timing.hold_seconds)
     return "fell back, traffic on legacy"
 
 
-def _gate_alarm(lab: Lab, timing: Timing) -> str:
+def _gate_alarm(lab: Lab, timing: Timing, traffic: Traffic) -> str:
     rolled_back = []
     for target in timing.steps:
-        steps = tuple(s for s in timing.steps if s <= target)
-
         def fail_blue(step: int, target: int = target) -> None:
             if step == target:  # blue loses its database: every blue write and read fails
                 lab.set_fence("onprem", True)
 
-        alarmed = app_cutover(lab, dataclasses.replace(timing, steps=steps), fail_blue)
+        alarmed = traffic.cut_over(lab, timing, fail_blue)  # the whole schedule: it must end at 100 %
         lab.set_fence("onprem", False)
         time.sleep(lab.settings.gate_window_seconds)  # the failed attempt's errors leave the gate's window
         if alarmed is None:
@@ -267,8 +288,8 @@ def _gate_alarm(lab: Lab, timing: Timing) -> str:
     return f"rolled back at {', '.join(f'{s} %' for s in rolled_back)}"
 
 
-def _lag_overrun(lab: Lab, timing: Timing) -> str:
-    _cut_over(lab, timing)
+def _lag_overrun(lab: Lab, timing: Timing, traffic: Traffic) -> str:
+    _cut_over(lab, timing, traffic)
     lab.replication_lag(Direction.FORWARD, LAG_FAULT_SECONDS)
     time.sleep(1.0)  # payments now wait to apply
     try:
@@ -280,22 +301,22 @@ def _lag_overrun(lab: Lab, timing: Timing) -> str:
     return outcome
 
 
-def _kill_blue(lab: Lab, timing: Timing) -> str:
+def _kill_blue(lab: Lab, timing: Timing, traffic: Traffic) -> str:
     middle = timing.steps[len(timing.steps) // 2]
 
     def kill(step: int) -> None:
         if step == middle:
             lab.kill_instance("blue")
 
-    alarmed = app_cutover(lab, timing, kill)
+    alarmed = traffic.cut_over(lab, timing, kill)
     if alarmed is not None:
         return f"blue-1 killed at {middle} %: the gate alarmed, rolled back at {alarmed} %"
     switchover(lab, timing)
     return f"blue-1 killed at {middle} %: cutover and switchover completed on blue-2"
 
 
-def _replication_stopped(lab: Lab, timing: Timing) -> str:
-    _cut_over(lab, timing)
+def _replication_stopped(lab: Lab, timing: Timing, traffic: Traffic) -> str:
+    _cut_over(lab, timing, traffic)
     try:
         switchover(lab, timing, during_pause=lambda: lab.replication_fail(Direction.FORWARD))
         raise LabError("the switchover went ahead although forward replication had failed")
@@ -305,8 +326,8 @@ def _replication_stopped(lab: Lab, timing: Timing) -> str:
     return outcome
 
 
-def _stop_mid_pause(lab: Lab, timing: Timing) -> str:
-    _cut_over(lab, timing)
+def _stop_mid_pause(lab: Lab, timing: Timing, traffic: Traffic) -> str:
+    _cut_over(lab, timing, traffic)
     def stop() -> None:
         raise StoppedError("StopExecution during the pause")
 
@@ -318,11 +339,11 @@ def _stop_mid_pause(lab: Lab, timing: Timing) -> str:
     return f"stopped mid-pause; safety net lifted the pause, writer {lab.writer()}"
 
 
-def _late_write(safeguards: Safeguards) -> Callable[[Lab, Timing], str]:
+def _late_write(safeguards: Safeguards) -> Callable[[Lab, Timing, Traffic], str]:
     """Writes in flight on on-prem are held (a lock) through the drain and finish only once forward replication
     has stopped: a write slower than the drain."""
-    def run(lab: Lab, timing: Timing) -> str:
-        _cut_over(lab, timing)
+    def run(lab: Lab, timing: Timing, traffic: Traffic) -> str:
+        _cut_over(lab, timing, traffic)
         lab.hold_writes("onprem", True)
         deadline = time.monotonic() + 10
         while lab.writes_waiting("onprem") < HELD_WRITES and time.monotonic() < deadline:
@@ -335,17 +356,17 @@ def _late_write(safeguards: Safeguards) -> Callable[[Lab, Timing], str]:
     return run
 
 
-def _early_lift(lab: Lab, timing: Timing) -> str:
-    _cut_over(lab, timing)
+def _early_lift(lab: Lab, timing: Timing, traffic: Traffic) -> str:
+    _cut_over(lab, timing, traffic)
     switchover(lab, timing, Safeguards(lift_early=True))
     window(lab, timing)
     fallback(lab, timing)
     return "pause lifted before reverse replication started; then fell back"
 
 
-def _breaking(safeguards: Safeguards, lag_first: bool = False) -> Callable[[Lab, Timing], str]:
-    def run(lab: Lab, timing: Timing) -> str:
-        _cut_over(lab, timing)
+def _breaking(safeguards: Safeguards, lag_first: bool = False) -> Callable[[Lab, Timing, Traffic], str]:
+    def run(lab: Lab, timing: Timing, traffic: Traffic) -> str:
+        _cut_over(lab, timing, traffic)
         if lag_first:
             lab.replication_lag(Direction.FORWARD, LAG_FAULT_SECONDS)
             time.sleep(1.0)
@@ -355,7 +376,9 @@ def _breaking(safeguards: Safeguards, lag_first: bool = False) -> Callable[[Lab,
     return run
 
 
-SCENARIO_STEPS: dict[str, Callable[[Lab, Timing], str]] = {
+#: Each scenario's sequence; the traffic steps are the driver's (:class:`Traffic`), the database steps this
+#: module's.
+SCENARIO_STEPS: dict[str, Callable[[Lab, Timing, Traffic], str]] = {
     "full": _full,
     "fallback": _fallback,
     "gate-alarm": _gate_alarm,
@@ -380,4 +403,4 @@ class ManualDriver:
         return scenario.name in SCENARIO_STEPS
 
     def run(self, lab: Lab, scenario: Scenario, timing: Timing) -> str:
-        return SCENARIO_STEPS[scenario.name](lab, timing)
+        return SCENARIO_STEPS[scenario.name](lab, timing, ManualTraffic())

@@ -123,6 +123,8 @@ class Figures:
     answers: Mapping[str, int]
     events: Sequence[Mapping[str, Any]]
     driver_error: str | None = None
+    #: the state-machine executions that drove the run (machine, status, error, states), when machines did
+    machine_executions: Sequence[Mapping[str, Any]] = ()
 
     def problems(self) -> list[str]:
         """Why a scenario that must lose nothing failed (empty: it passed)."""
@@ -171,7 +173,8 @@ class Figures:
                            "pausedAnswers": self.load.pause_answers},
             "phasesSeconds": [{"phase": name, "seconds": seconds} for name, seconds in self.phases],
             "startupSeconds": round(self.startup_seconds, 2), "wallSeconds": round(self.wall_seconds, 2),
-            "replication": self.replication, "answers": dict(self.answers), "timeline": list(self.events),
+            "replication": self.replication, "answers": dict(self.answers),
+            "machineExecutions": list(self.machine_executions), "timeline": list(self.events),
         }
 
 
@@ -227,6 +230,7 @@ def run(name: str, driver: Driver, timing: Timing, settings: LabSettings | None 
             phases=tuple((p.name, p.seconds) for p in lab.phases), startup_seconds=lab.startup_seconds,
             wall_seconds=time.monotonic() - started, replication=replication, answers=answers,
             events=[dataclasses.asdict(e) for e in lab.events], driver_error=driver_error,
+            machine_executions=tuple(getattr(driver, "executions", ())),
         )
 
 

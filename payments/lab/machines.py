@@ -1,0 +1,194 @@
+"""The state-machine driver: the planned machines move the lab's traffic, through the lab bridge.
+
+The environment is planned offline once per process (:func:`planned`), and its state-machine definitions and
+safety-net rules are installed in an emulator session exactly as the rehearsal installs them
+(:func:`payments.cutover.rehearsal.install`): nothing in a definition changes for the lab. The session runs on a
+:class:`~payments.cutover.emulator.WallClock`, so the machines' Waits pass in real time while payments flow:
+scaled so that one planned bake lasts the run's bake (``--quick``: dev's 240 s bake in 2 s, its 15 s poll in
+0.125 s), and at the environment's own pace otherwise. :class:`~payments.cutover.emulator.lab_bridge.LabBridge`
+mirrors their AWS calls onto the lab.
+
+Which steps run through machines: every traffic move (the cutover machine, and the rollback machine for an
+operator's rollback to legacy) in every scenario. The database steps (switchover, fallback, complete, and the
+safety net's clean-up of a stopped switchover) are still :mod:`payments.lab.manual`'s: main has no switchover or
+fallback machine yet. The bridge already mirrors their actions (the pause rule, DMS, the writer record, the NACL
+fence); see docs/lab.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from payments.cutover import emulator, execution, rehearsal
+from payments.cutover.emulator.lab_bridge import LabBridge, Wiring
+from payments.lab import manual
+from payments.lab.lab import Lab
+from payments.lab.process import LabError
+from payments.lab.proxy import POOLS
+from payments.lab.scenarios import Scenario, Timing
+
+#: Real seconds an execution may take beyond its scaled waits before the run reports it hung.
+MARGIN_SECONDS = 60.0
+
+
+@functools.lru_cache(maxsize=4)
+def planned(env: str) -> rehearsal.Planned:
+    """`env`'s machines, rules and targets from the offline plan (about 10 s; once per process)."""
+    return rehearsal.from_plan(env)
+
+
+def wiring_for(plan: rehearsal.Planned, timing: Timing) -> Wiring:
+    """The planned AWS names the bridge mirrors, from the plan's targets."""
+    targets = plan.targets
+    return Wiring(
+        listener_arn=targets.listener_arn,
+        target_groups=dict(targets.target_group_arns),
+        gate_alarm=targets.gate_alarm_name,
+        gate_members=tuple(targets.gate_members),
+        gate_threshold=timing.gate_threshold,
+        replication_tasks={targets.dms_task_arn: "forward"} if targets.dms_task_arn else {},
+        dms_latency_alarm=targets.dms_latency_alarm_name,
+    )
+
+
+class Machines:
+    """An emulator session on the wall clock with the planned machines installed and the bridge on."""
+
+    def __init__(self, lab: Lab, plan: rehearsal.Planned, timing: Timing) -> None:
+        self.lab = lab
+        self.plan = plan
+        self.timing = timing
+        self.scale = timing.bake_seconds / float(plan.defaults["bakeSeconds"])
+        self.executions: list[dict[str, Any]] = []  #: each execution: machine, status, error, states entered
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> Machines:
+        try:
+            session = self._stack.enter_context(emulator.emulator(clock=emulator.WallClock(self.scale)))
+            self.session = session
+            self.standins = rehearsal.install(session, self.plan)
+            self._align_targets()
+            self.bridge = LabBridge(session, self.lab, wiring_for(self.plan, self.timing))
+            for patch in self.bridge.patches():
+                self._stack.enter_context(patch)
+            self._stack.enter_context(self.bridge.feeding())
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _align_targets(self) -> None:
+        """One registered target per lab instance of each pool, in order (target n stands for ``<pool>-n``)."""
+        elbv2 = self.session.client("elbv2")
+        for pool, arn in self.plan.targets.target_group_arns.items():
+            ids = self.bridge_target_ids(arn)
+            count = sum(1 for i in self.lab.instances if i.pool == pool)
+            if ids[count:]:
+                elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": t} for t in ids[count:]])
+            base = 10 + POOLS.index(pool) if pool in POOLS else 90
+            extra = [{"Id": f"10.250.{base}.{n}", "Port": 8080} for n in range(len(ids) + 1, count + 1)]
+            if extra:
+                elbv2.register_targets(TargetGroupArn=arn, Targets=extra)
+
+    def bridge_target_ids(self, arn: str) -> list[str]:
+        from moto.elbv2.models import elbv2_backends
+
+        return list(elbv2_backends[emulator.ACCOUNT_ID][self.session.region].target_groups[arn].targets)
+
+    def _budget(self, steps: int) -> float:
+        """Real seconds an execution may legitimately take: its waits, scaled, plus a margin."""
+        d = self.plan.defaults
+        poll = float(d.get("pollSeconds") or 1)
+        virtual = steps * (float(d["bakeSeconds"]) + poll) + float(d.get("holdSeconds") or 0)
+        virtual += 2 * float(d.get("maxPolls") or 1) * poll
+        return virtual * self.scale + MARGIN_SECONDS
+
+    def run(self, role: str, payload: dict[str, Any], steps: int = 1) -> execution.Outcome:
+        """Start the `role` machine with `payload`, wait for it and whatever it set off (the safety net)."""
+        sfn = self.session.client("stepfunctions")
+        arn = sfn.start_execution(stateMachineArn=self.standins.machine_arns[role], name=f"lab-{uuid.uuid4().hex[:12]}",
+                                  input=json.dumps(payload))["executionArn"]
+        budget = self._budget(steps)
+        self.session.wait(arn, timeout=budget)
+        self.session.settle(timeout=budget)
+        result = execution.outcome(sfn, arn, execution.steps_of(execution.events(sfn, arn)), self.standins.weights())
+        self.executions.append({"machine": role, "status": result.status, "error": result.error,
+                                "states": len(result.steps), "weights": result.weights})
+        if self.bridge.errors:
+            raise LabError(f"the lab could not mirror the {role} machine's calls: {'; '.join(self.bridge.errors)}")
+        return result
+
+
+class MachineTraffic:
+    """:class:`payments.lab.manual.Traffic` through the planned cutover and rollback machines."""
+
+    def __init__(self, machines: Machines) -> None:
+        self.machines = machines
+
+    def cut_over(self, lab: Lab, timing: Timing, on_step: Callable[[int], None] | None = None) -> int | None:
+        manual.wait_gate_ok(lab, timing, "blue")  # as an operator would: the machine refuses a gate not OK
+        reached: list[int] = []
+
+        def at_bake(entered: emulator.Entered) -> None:
+            step = ((entered.input().get("traffic") or {}).get("weights") or {}).get("target")
+            if isinstance(step, int) and (not reached or reached[-1] != step):
+                reached.append(step)
+                if on_step:
+                    on_step(step)
+
+        m = self.machines
+        m.session.control.when_entered("Bake", at_bake, once=False)
+        payload: dict[str, Any] = {"steps": list(timing.steps)}
+        if m.standins.task_definition_arn:
+            payload["taskDefinition"] = m.standins.task_definition_arn
+        try:
+            with lab.phase("app-cutover"):
+                result = m.run("cutover", payload, steps=len(timing.steps))
+        finally:
+            m.session.control.reset()
+        if result.succeeded and lab.weights().get("blue") == 100 and not lab.weights().get("legacy"):
+            with lab.phase("app-on-aws"):
+                time.sleep(timing.hold_seconds)  # 0 % on legacy for the configured hold
+            return None
+        rolled_back = lab.weights().get("legacy") == 100
+        if "GateAlarm" in f"{result.error} {result.cause}" and reached and rolled_back:
+            return reached[-1]  # the gate alarmed during that step's bake; the machine rolled traffic back
+        raise LabError(f"the cutover machine ended {result.status} ({result.error}: {result.cause}); "
+                       f"lab weights {lab.weights()}")
+
+    def roll_back(self, lab: Lab) -> None:
+        result = self.machines.run("rollback", {"trigger": "operator", "pool": "legacy"})
+        if not result.succeeded or lab.weights().get("legacy") != 100:
+            raise LabError(f"the rollback machine ended {result.status} ({result.error}: {result.cause}); "
+                           f"lab weights {lab.weights()}")
+
+
+@dataclasses.dataclass
+class MachineDriver:
+    """Runs every scenario with its traffic moved by the planned machines (database steps: see the module)."""
+
+    env: str = "dev"
+    name: str = "machines"
+    #: the last run's machine executions (machine, status, error, states entered), for the report
+    executions: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    def supports(self, scenario: Scenario) -> bool:
+        return scenario.name in manual.SCENARIO_STEPS
+
+    def run(self, lab: Lab, scenario: Scenario, timing: Timing) -> str:
+        plan = planned(self.env)
+        with Machines(lab, plan, timing) as machines:
+            try:
+                return manual.SCENARIO_STEPS[scenario.name](lab, timing, MachineTraffic(machines))
+            finally:
+                self.executions = list(machines.executions)
