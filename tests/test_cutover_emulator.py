@@ -30,11 +30,16 @@ class Rig:
     """The machines (under their planned names), the safety net's rules and the stand-ins, in one session."""
 
     def __init__(
-        self, session: emulator.Session, targets: Targets, defaults: CutoverInput, **standin_options: Any
+        self,
+        session: emulator.Session,
+        targets: Targets,
+        defaults: CutoverInput,
+        start: dict[str, int] | None = None,
+        **standin_options: Any,
     ) -> None:
         self.session = session
         self.targets = targets
-        self.standins = rehearsal.create_standins(session, targets, START, **standin_options)
+        self.standins = rehearsal.create_standins(session, targets, start or START, **standin_options)
         self.cutover_arn = rehearsal.create_state_machine(
             session, cutover_definition(targets, defaults), NAMES.machine("cutover")
         )

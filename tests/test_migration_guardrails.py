@@ -39,6 +39,18 @@ def machine(*, task: str = "arn:aws:states:::aws-sdk:ssm:putParameter", **change
     return {**good, **changes}
 
 
+def cutover(bake: int, floor: int | None) -> dict[str, Any]:
+    check = [{"Variable": "$.config.bakeSeconds", "IsNumeric": True}]
+    if floor is not None:
+        check.append({"Variable": "$.config.bakeSeconds", "NumericGreaterThanEquals": floor})
+    states = {
+        "Defaults": {"Type": "Pass", "Result": {"bakeSeconds": bake, "pollSeconds": 30}, "Next": "CheckWaits"},
+        "CheckWaits": {"Type": "Choice", "Choices": [{"And": check, "Next": "Done"}], "Default": "Done"},
+        "Done": {"Type": "Succeed"},
+    }
+    return machine(definition=json.dumps({"StartAt": "Defaults", "States": states}))
+
+
 DMS_OK = {"publiclyAccessible": False, "kmsKeyArn": KEY, "multiAz": True}
 ENDPOINT_OK = {"sslMode": "verify-full", "secretsManagerArn": SECRET}
 
@@ -49,6 +61,8 @@ def task_settings(validation: bool = True, logging: bool = True) -> dict[str, An
 
 
 CASES: list[tuple[str, Any, Any]] = [
+    ("cutover-bake-covers-gate-window", res(SFN, cutover(240, None)), res(SFN, cutover(240, 240))),
+    ("cutover-bake-covers-gate-window", res(SFN, cutover(60, 240)), res(SFN, cutover(900, 240))),
     ("sfn-logged-and-traced", res(SFN, machine(loggingConfiguration={"level": "ERROR"})), res(SFN, machine())),
     ("sfn-logged-and-traced", res(SFN, machine(tracingConfiguration={"enabled": False})), res(SFN, machine())),
     (

@@ -60,6 +60,49 @@ def sfn_sdk_only(r: Resource) -> Iterator[str]:
         yield f"task {task} is not an AWS service integration"
 
 
+def _bake_floor(states: dict[str, object]) -> float | None:
+    """The lowest bakeSeconds the definition's own input check accepts (NumericGreaterThanEquals on it)."""
+    floors: list[float] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("Variable") == "$.config.bakeSeconds" and "NumericGreaterThanEquals" in node:
+                floors.append(float(node["NumericGreaterThanEquals"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(states)
+    return max(floors) if floors else None
+
+
+@rule(
+    "cutover-bake-covers-gate-window",
+    pci="6.5.1",
+    types=[STATE_MACHINE],
+    description="A cutover refuses a bake shorter than the gate's evaluation window, and its default bake is not",
+)
+def cutover_bake_covers_gate_window(r: Resource) -> Iterator[str]:
+    """A step whose bake ends before its errors can reach ALARM is a step no gate watched (issue: dev baked 60 s
+    against a 240 s gate). The definition carries the window as the floor of its bakeSeconds check."""
+    definition = r.json("definition")
+    states = definition.get("States") if isinstance(definition, dict) else None
+    if not isinstance(states, dict):
+        return
+    defaults = states.get("Defaults", {}).get("Result", {}) if isinstance(states.get("Defaults"), dict) else {}
+    if "bakeSeconds" not in defaults:
+        return  # not a cutover (rollback and other machines have no bake)
+    floor = _bake_floor(states)
+    if floor is None or floor <= 0:
+        yield ("the definition accepts any bakeSeconds: it must refuse a bake shorter than the gate's window "
+               "(CheckWaits: $.config.bakeSeconds NumericGreaterThanEquals <gateWindowSeconds>)")
+    elif defaults["bakeSeconds"] < floor:
+        yield (f"default bakeSeconds {defaults['bakeSeconds']} is shorter than the gate's window {floor:g} s: "
+               "every default execution would be refused")
+
+
 @rule(
     "dms-instance-private-encrypted",
     pci="1.4.4, 3.5.1",

@@ -29,7 +29,7 @@ from payments.core import contract, stackfiles
 from payments.core.environment import Environment, load_environment
 from payments.core.errors import UserError
 from payments.core.graph import LAYERS, dependents, parse_layers, project_name
-from payments.ops import protection, pulumi_cli, records
+from payments.ops import freeze, protection, pulumi_cli, records
 from payments.ops.pulumi_cli import PulumiCli, Result
 from payments.ops.records import DeployRecord, RecordStore
 
@@ -124,7 +124,8 @@ class Orchestrator:
 
     def __init__(self, env: str, root: Path, *, cli: PulumiCli | None = None, workers: int | str = DEFAULT_WORKERS,
                  on_event: EventFn | None = None, planner: PlannerFn | None = default_planner,
-                 package_dir: Path = records.PACKAGE_DIR, commit: str | None = None) -> None:
+                 package_dir: Path = records.PACKAGE_DIR, commit: str | None = None,
+                 running: freeze.RunningFn = freeze.running_executions) -> None:
         self.workers = parse_workers(workers)
         self.environment: Environment = load_environment(env)
         stackfiles.check_syntax(env, root)  # a broken stack file is one line here, not the CLI's error later
@@ -140,6 +141,7 @@ class Orchestrator:
         self._outputs: dict[str, dict[str, Any] | None] = {}
         self._outputs_lock = threading.Lock()
         self._layer_locks = {name: threading.Lock() for name in LAYERS}
+        self.running = running  #: how the deploy freeze asks Step Functions for running migration executions
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -251,6 +253,11 @@ class Orchestrator:
         # A fresh clone has no state folder yet: the CLI must read that as "no stack", not fail on the path.
         self.cli.prepare_backend()
 
+    def check_freeze(self, action: str, layers: list[str]) -> None:
+        """Refuse to change edge, app or migration while a migration state machine runs (payments.ops.freeze)."""
+        if any(name in freeze.FROZEN_LAYERS for name in layers):
+            freeze.check(self.env, action, layers, self.outputs("migration"), self.environment.region, self.running)
+
     def local_hashes(self, layer: str) -> tuple[str, str]:
         return (records.code_hash(layer, self.root, self.package_dir), records.config_hash(layer, self.env, self.root))
 
@@ -261,6 +268,7 @@ class Orchestrator:
         selected = _selection(layers)
         order = [name for name in LAYERS if name in selected]
         self.preflight()
+        self.check_freeze("deploy", order)
         local = {name: self.local_hashes(name) for name in order}
         if plan_check and self.planner is not None:
             changed_locally = [
@@ -387,6 +395,7 @@ class Orchestrator:
                                 "Fix: re-run with that flag if you really mean to delete it")
             raise UserError(f"destroy deletes every resource of {self.env}. Fix: re-run with --confirm {self.env}")
         self.preflight()
+        self.check_freeze("destroy", order)
         for name in order:
             for reader in sorted(dependents(name) - set(selected)):
                 if self.deployed(reader):

@@ -26,15 +26,15 @@ SAFE_EVENTS = 22_500
 
 #: A whole cutover with one step, no extra polls, the DMS stage, a scale-down hold, ending in a rollback
 #: from the hold: every state that runs once per execution.
-EVENTS_FIXED = 400
+EVENTS_FIXED = 246
 #: Each further traffic step (set weights, one gate reading, step bookkeeping).
-EVENTS_PER_STEP = 20
+EVENTS_PER_STEP = 34
 #: Each further gate reading in a bake or the hold (wait, tick, read, decide).
 EVENTS_PER_GATE_POLL = 13
 #: Each further poll of the DMS wait.
 EVENTS_PER_DMS_POLL = 18
 #: Each further poll of the application wait.
-EVENTS_PER_APP_POLL = 26
+EVENTS_PER_APP_POLL = 24
 
 # --- bounds --------------------------------------------------------------------------------------------------
 
