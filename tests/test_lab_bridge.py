@@ -31,6 +31,7 @@ class Status:
     latency_seconds: float = 0.0
     incoming_changes: int = 0
     error: str | None = None
+    captured: int = 0
 
 
 class RecordingLab:
@@ -214,15 +215,33 @@ def test_dms_start_stop_and_describe_follow_the_lab_replication(rig: Rig) -> Non
                                              "StartReplicationTaskType": "resume-processing"})
     rig.call("dms", "StopReplicationTask", {"ReplicationTaskArn": forward})
     rig.call("dms", "StartReplicationTask", {"ReplicationTaskArn": forward, "StartReplicationTaskType":
-                                             "start-replication", "CdcStartTime": "2026-12-02T22:00:00Z"})
+                                             "resume-processing", "CdcStartTime": "2026-12-02T22:00:00Z"})
     assert rig.lab_calls() == [
         ("replication_start", ("forward", False)),  # full load + CDC: from the start of on-prem's binlog
         ("replication_stop", "forward"),
         ("replication_start", ("reverse", True)),  # a CDC-only task starts from now: the switch point
         ("replication_start", ("forward", False)),  # resumed where it stopped
         ("replication_stop", "forward"),
-        ("replication_start", ("forward", True)),  # CDC from the fallback point
+        ("replication_start", ("forward", True)),  # resumed from a CDC start time: from the fallback point
     ]
+    with pytest.raises(ClientError, match="reload"):  # a new full load into a live target has no stand-in
+        rig.call("dms", "StartReplicationTask", {"ReplicationTaskArn": forward,
+                                                 "StartReplicationTaskType": "reload-target"})
+
+
+def test_table_statistics_are_answered_by_the_lab_replication(rig: Rig) -> None:
+    """moto has no DescribeTableStatistics: the lab answers what the drained check compares."""
+    rig.lab.status["forward"] = Status("running", latency_seconds=1.5, incoming_changes=3, captured=40)
+    answered: list[dict[str, Any]] = []
+    rig.bridge.call("dms", "DescribeTableStatistics", {"ReplicationTaskArn": _task(rig, "forward")},
+                    lambda: pytest.fail("moto was asked"), answered.append)
+    table = answered[0]["TableStatistics"][0]
+    assert (table["Inserts"], table["AppliedInserts"]) == (40, 37)
+    rig.lab.status["forward"] = Status("running", captured=40)
+    rig.bridge.call("dms", "DescribeTableStatistics", {"ReplicationTaskArn": _task(rig, "forward")},
+                    lambda: None, answered.append)
+    assert (answered[1]["TableStatistics"][0]["Inserts"], answered[1]["TableStatistics"][0]["AppliedInserts"]) == (
+        40, 40), "drained: everything captured is applied"
 
 
 def test_cdc_metrics_are_fed_from_the_lab_before_moto_answers(rig: Rig) -> None:
@@ -263,6 +282,12 @@ def test_nacl_entries_fence_and_open_the_lab_databases(rig: Rig) -> None:
     rig.call("ec2", "ReplaceNetworkAclEntry", {**deny_onprem, "CidrBlock": "10.20.30.0/24"})  # 50 now fences aws
     assert rig.lab_calls() == [("set_fence", ("onprem", True)), ("set_fence", ("aws", False)),
                                ("set_fence", ("onprem", False)), ("set_fence", ("aws", True))]
+    # A deny on another port fences nothing: on-prem's MySQL listens on 3307 here.
+    rig.bridge.wiring = dataclasses.replace(rig.wiring, database_ports={"onprem": 3307})
+    rig.call("ec2", "CreateNetworkAclEntry", {**deny_onprem, "RuleNumber": 51})
+    assert rig.lab_calls() == []
+    rig.call("ec2", "CreateNetworkAclEntry", {**deny_onprem, "RuleNumber": 52, "PortRange": {"From": 3307, "To": 3307}})
+    assert rig.lab_calls() == [("set_fence", ("onprem", True))]
 
 
 def test_gate_and_members_and_the_dms_latency_alarm_are_fed_before_a_read(rig: Rig) -> None:

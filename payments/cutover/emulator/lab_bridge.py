@@ -74,6 +74,8 @@ class Wiring:
     #: lab database -> the networks it lives in (on-prem's database CIDR, Aurora's subnets)
     database_networks: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
     database_port: int = 3306
+    #: lab database -> its port, where it differs from `database_port` (on-prem's MySQL, Aurora's)
+    database_ports: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     def pool_of(self, target_group_arn: str) -> str | None:
         return next((pool for pool, arn in self.target_groups.items() if arn == target_group_arn), None)
@@ -102,6 +104,8 @@ Handler = Callable[["LabBridge", Call], None]
 class Mirror:
     before: Handler | None = None  #: feed moto from the lab before moto answers (reads)
     after: Handler | None = None  #: mirror onto the lab once moto accepted (writes)
+    #: a read moto cannot answer at all: the lab answers it (the response the Task receives)
+    answer: Callable[[LabBridge, Call], dict[str, Any]] | None = None
 
 
 # --- writes ------------------------------------------------------------------------------------------------
@@ -164,17 +168,16 @@ def _task_direction(bridge: LabBridge, call: Call) -> str | None:
 
 
 def _replication_start(bridge: LabBridge, call: Call) -> None:
-    """StartReplicationTask -> Lab.replication_start. resume-processing resumes where the task stopped; a CDC
-    start position or time, or the first start of a CDC-only (reverse) task, starts from now (the switch point);
-    the forward task's first start is the full load + CDC (the lab: from the start of on-prem's binlog)."""
+    """StartReplicationTask -> Lab.replication_start. A CDC start position or time (any start type), or the first
+    start of a CDC-only (reverse) task, starts from now: the switch point, inside the pause, where the lab reads
+    the source's position; resume-processing without one resumes where the task stopped; the forward task's first
+    start is the full load + CDC (the lab: from the start of on-prem's binlog)."""
     direction = _task_direction(bridge, call)
     if direction is None:
         return
     kind = call.params.get("StartReplicationTaskType", "start-replication")
     from_now = bool(call.params.get("CdcStartPosition") or call.params.get("CdcStartTime"))
-    if kind == "resume-processing":
-        from_now = False
-    elif kind in ("start-replication", "reload-target") and not from_now:
+    if kind in ("start-replication", "reload-target") and not from_now:
         if direction == "reverse":
             from_now = True
         elif bridge.started.get(direction):
@@ -244,7 +247,8 @@ def _fences(bridge: LabBridge, call: Call) -> None:
     now = bridge.lab.fence_state()
     for database, networks in bridge.wiring.database_networks.items():
         hosts = [str(next(ipaddress.ip_network(n, strict=False).hosts())) for n in networks]
-        blocked = all(fenced(acl.get("Entries") or [], host, bridge.wiring.database_port) for host in hosts)
+        port = bridge.wiring.database_ports.get(database, bridge.wiring.database_port)
+        blocked = all(fenced(acl.get("Entries") or [], host, port) for host in hosts)
         if now.get(database) != blocked:
             bridge.lab.set_fence(database, blocked)
 
@@ -317,6 +321,22 @@ def _dms_metrics(bridge: LabBridge, call: Call) -> None:
                          "Timestamp": bridge.session.clock.now() - datetime.timedelta(seconds=1)}])
 
 
+def _table_statistics(bridge: LabBridge, call: Call) -> dict[str, Any]:
+    """DescribeTableStatistics (moto has none) -> the lab's replication of the payments table: changes captured
+    (transactions the source logged since the task's start point) and applied (captured minus those waiting)."""
+    arn = str(call.params.get("ReplicationTaskArn", ""))
+    direction = bridge.wiring.direction_of(arn)
+    if direction is None:
+        raise MirrorError(f"DescribeTableStatistics of {arn}: no lab replication stands for that task")
+    status = bridge.lab.replication_status(direction)
+    captured = int(getattr(status, "captured", 0))
+    applied = max(0, captured - int(status.incoming_changes))
+    table = {"SchemaName": "payments", "TableName": "payments", "Inserts": captured, "Deletes": 0, "Updates": 0,
+             "Ddls": 0, "AppliedInserts": applied, "AppliedDeletes": 0, "AppliedUpdates": 0, "AppliedDdls": 0,
+             "TableState": "Table completed"}
+    return {"ReplicationTaskArn": arn, "TableStatistics": [table]}
+
+
 #: The one table: (boto3 service, API action) -> how the call is mirrored. Anything else passes through.
 TABLE: dict[tuple[str, str], Mirror] = {
     ("elbv2", "ModifyListener"): Mirror(after=_weights),
@@ -327,6 +347,7 @@ TABLE: dict[tuple[str, str], Mirror] = {
     ("dms", "StartReplicationTask"): Mirror(before=_dms_status, after=_replication_start),
     ("dms", "StopReplicationTask"): Mirror(before=_dms_status, after=_replication_stop),
     ("dms", "DescribeReplicationTasks"): Mirror(before=_dms_status),
+    ("dms", "DescribeTableStatistics"): Mirror(answer=_table_statistics),
     ("route53", "ChangeResourceRecordSets"): Mirror(after=_indirection),
     ("ec2", "CreateNetworkAclEntry"): Mirror(after=_fences),
     ("ec2", "ReplaceNetworkAclEntry"): Mirror(after=_fences),
@@ -410,24 +431,29 @@ class LabBridge:
 
     # --- the interception --------------------------------------------------------------------------------
 
-    def call(self, service: str, action: str, params: Mapping[str, Any], real: Callable[[], Any]) -> Any:
-        """One Task's SDK call: fed, answered by moto, mirrored."""
+    def call(self, service: str, action: str, params: Mapping[str, Any], real: Callable[[], Any],
+             answer: Callable[[dict[str, Any]], None] = lambda response: None) -> None:
+        """One Task's SDK call: fed, answered by moto (or by the lab, through `answer`), mirrored."""
         mirror = TABLE.get((service, action))
         if mirror is None:
-            return real()
+            real()
+            return
         call = Call(service, action, params)
+        if mirror.answer:
+            answer(self._run(mirror.answer, call))
+            return
         if mirror.before:
             self._run(mirror.before, call)
-        result = real()  # moto refuses what AWS would refuse: nothing is mirrored then
+        real()  # moto refuses what AWS would refuse: nothing is mirrored then
         if mirror.after:
             self._run(mirror.after, call)
-        return result
 
-    def _run(self, handler: Handler, call: Call) -> None:
+    def _run(self, handler: Callable[[LabBridge, Call], Any], call: Call) -> Any:
         try:
             with self._lock:
-                handler(self, call)
+                result = handler(self, call)
                 self.mirrored.append((call.service, call.action))
+                return result
         except Exception as exc:  # the lab refused or cannot stand in: the Task fails, the run reports it
             why = f"{call.service}:{call.action}: {exc}"
             self.errors.append(why)
@@ -451,9 +477,10 @@ class LabBridge:
                  state_credentials: Any) -> Any:
             model = adapter.operation_model(self.resource.api_name, self.resource.api_action)
             service = adapter.SERVICE_NAMES.get(self.resource.api_name, self.resource.api_name)
-            return bridge.call(service, model.name, normalised_parameters, lambda: real_call(
+            bridge.call(service, model.name, normalised_parameters, lambda: real_call(
                 self, env=env, resource_runtime_part=resource_runtime_part,
-                normalised_parameters=normalised_parameters, state_credentials=state_credentials))
+                normalised_parameters=normalised_parameters, state_credentials=state_credentials),
+                env.stack.append)  # what the Task receives, as moto's own call would leave it
 
         return [mock.patch.object(sdk_task, "_eval_service_task", call)]
 
