@@ -107,7 +107,7 @@ def test_happy_path_ends_on_the_target_pool(aws: emulator.Session) -> None:
     result = rig.run()
     assert result.status == "SUCCEEDED", result.cause
     assert result.weights == {"legacy": 0, "blue": 100, "green": 0}
-    assert rig.standins.phase() == "cutover-complete"
+    assert rig.standins.phase() == "app-on-aws"
     weights = [
         [g["Weight"] for g in c["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]] for c in rig.listener_calls()
     ]
@@ -314,7 +314,7 @@ def test_bookkeeping_failures_after_the_last_step_complete_with_warnings(aws: em
     aws.control.fail("NotifyComplete")
     result = rig.run()
     assert result.status == "SUCCEEDED" and result.weights == {"legacy": 0, "blue": 100, "green": 0}
-    assert result.warnings == ["the phase could not be set to cutover-complete: set it by hand"]
+    assert result.warnings == ["the phase could not be set to app-on-aws: set it by hand"]
     assert aws.events.delivered == []  # SUCCEEDED: the safety net has nothing to do
 
 

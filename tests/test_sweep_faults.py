@@ -796,7 +796,7 @@ def judge(run: Run, fault: str | None) -> str:
     env = PLANNED.targets.environment
     moved = "SetWeights" in run.visited
     # Complete once recorded: a stop before the completion is written (even after the last bake) rolls back.
-    completed = result.status == "SUCCEEDED" or run.phase == "cutover-complete"
+    completed = result.status == "SUCCEEDED" or run.phase == "app-on-aws"
     assert result.status in execution.TERMINAL, result.status
     if result.weights != run.start:  # a split left as it was found (refused, untouched) is the operator's
         assert sum(w > 0 for w in result.weights.values()) == 1, f"traffic left split: {result.weights}"

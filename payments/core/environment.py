@@ -28,10 +28,25 @@ class MigrationPhase(enum.Enum):
     """Where the environment stands in the migration; tagged on every resource."""
 
     PREPARE = "prepare"  #: AWS side being built, no traffic
-    PARALLEL_RUN = "parallel-run"  #: both systems live, on-prem serves traffic
-    CUTOVER = "cutover"  #: traffic moving to AWS
-    COMPLETE = "cutover-complete"  #: AWS serves all traffic
-    ROLLED_BACK = "rolled-back"  #: traffic returned to the source pool
+    PARALLEL_RUN = "parallel-run"  #: legacy serves traffic, on-prem MySQL is the writer, DMS copies it to Aurora
+    APP_CUTOVER = "app-cutover"  #: traffic moving between pools; on-prem MySQL is still the writer
+    APP_ON_AWS = "app-on-aws"  #: blue/green serve all traffic over the on-prem MySQL (through the DB indirection)
+    ROLLED_BACK = "rolled-back"  #: a traffic cutover put traffic back on its source pool; on-prem is the writer
+    DB_SWITCHOVER = "db-switchover"  #: writes paused while the writer moves on-prem -> Aurora
+    DB_ON_AWS = "db-on-aws"  #: Aurora is the writer; reverse DMS keeps on-prem current (the fallback window)
+    DB_FALLBACK = "db-fallback"  #: writes paused while the writer moves Aurora -> on-prem
+    COMPLETE = "cutover-complete"  #: Aurora is the writer for good; reverse replication stopped
+
+    @property
+    def aurora_writes(self) -> bool:
+        """Aurora is (or is becoming) the writer: traffic must never go to the legacy pool, which writes on-prem."""
+        return self in AURORA_PHASES
+
+
+#: Phases in which Aurora is, or is about to be, the writer.
+AURORA_PHASES = frozenset(
+    {MigrationPhase.DB_SWITCHOVER, MigrationPhase.DB_ON_AWS, MigrationPhase.DB_FALLBACK, MigrationPhase.COMPLETE}
+)
 
 
 @dataclasses.dataclass(frozen=True)

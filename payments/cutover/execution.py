@@ -40,7 +40,7 @@ MEANING = {
     "SetWeights": "traffic: set weights",
     "Bake": "traffic: bake (gate read every pollSeconds)",
     "GateBreached": "traffic: GATE ALARM",
-    "RecordComplete": "phase -> cutover-complete",
+    "RecordComplete": "phase -> app-on-aws (traffic on AWS, on-prem still the writer)",
     "NotifyComplete": "notice: complete",
     "HoldSource": "hold: source stays warm (gate read every pollSeconds)",
     "GateBreachedInHold": "hold: GATE ALARM",

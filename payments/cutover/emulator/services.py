@@ -241,3 +241,71 @@ class Elbv2:
             return status
 
         return [mock.patch.object(elbv2.FakeTargetGroup, "health_for", health_for)]
+
+
+class Dms:
+    """Gap 15. moto has no ``DescribeTableStatistics``, and ignores ``StartReplicationTaskType`` and ``CdcStartTime``.
+
+    -> table statistics from here: one table whose captured changes are all applied (drained), unless
+    :meth:`lag` says the task never catches up (each read then shows more captured than applied, as a source
+    still taking writes would). Every start is recorded with its type and CDC start time, for tests to read.
+    """
+
+    def __init__(self) -> None:
+        self.starts: list[dict[str, Any]] = []
+        self._lagging: set[str] = set()
+        self._reads: dict[str, int] = {}
+
+    def reset(self) -> None:
+        self.starts.clear()
+        self._lagging.clear()
+        self._reads.clear()
+
+    def lag(self, task_arn: str) -> None:
+        self._lagging.add(task_arn)
+
+    def statistics(self, task_arn: str) -> dict[str, Any]:
+        self._reads[task_arn] = reads = self._reads.get(task_arn, 0) + 1
+        captured = 100 + (reads if task_arn in self._lagging else 0)
+        applied = 100
+        table = {
+            "SchemaName": "payments",
+            "TableName": "payments",
+            "Inserts": captured,
+            "Deletes": 0,
+            "Updates": 7,
+            "Ddls": 0,
+            "AppliedInserts": applied,
+            "AppliedDeletes": 0,
+            "AppliedUpdates": 7,
+            "AppliedDdls": 0,
+            "FullLoadRows": 1000,
+            "TableState": "Table completed",
+            "ValidationFailedRecords": 0,
+            "ValidationState": "Validated",
+        }
+        return {"ReplicationTaskArn": task_arn, "TableStatistics": [table]}
+
+    def patches(self) -> list[Any]:
+        from moto.dms.responses import DatabaseMigrationServiceResponse as Responses
+
+        gap = self
+        real_start = Responses.start_replication_task
+
+        def describe_table_statistics(self: Any) -> str:
+            return json.dumps(gap.statistics(self._get_param("ReplicationTaskArn")))
+
+        def start_replication_task(self: Any) -> str:
+            gap.starts.append(
+                {
+                    "arn": self._get_param("ReplicationTaskArn"),
+                    "type": self._get_param("StartReplicationTaskType"),
+                    "cdcStartTime": self._get_param("CdcStartTime"),
+                }
+            )
+            return str(real_start(self))
+
+        return [
+            mock.patch.object(Responses, "describe_table_statistics", describe_table_statistics, create=True),
+            mock.patch.object(Responses, "start_replication_task", start_replication_task),
+        ]

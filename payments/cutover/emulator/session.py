@@ -25,7 +25,7 @@ from unittest import mock
 from payments.cutover.emulator import adapter
 from payments.cutover.emulator.clock import Clock, WallClock
 from payments.cutover.emulator.control import Control
-from payments.cutover.emulator.services import Ecs, Elbv2, Events
+from payments.cutover.emulator.services import Dms, Ecs, Elbv2, Events
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  #: moto's default account; the planner fabricates ARNs in the same one
@@ -44,6 +44,7 @@ class Session:
         self.events = Events(self)
         self.ecs = Ecs()
         self.elbv2 = Elbv2()
+        self.dms = Dms()
         self._ended: dict[str, threading.Event] = {}
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -90,6 +91,7 @@ class Session:
         self.events.reset()
         self.ecs.reset()
         self.elbv2.reset()
+        self.dms.reset()
 
     def client(self, service: str) -> Any:
         """A boto3 client of the emulated service (one per service for the session: clients are thread-safe)."""
@@ -233,6 +235,7 @@ def emulator(region: str = REGION, *, clock: Clock | None = None) -> Iterator[Se
             + session.events.patches()
             + session.ecs.patches()
             + session.elbv2.patches()
+            + session.dms.patches()
         ):
             stack.enter_context(patch)
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))

@@ -84,3 +84,46 @@ WORST_CASE = Loops(MAX_STEPS, MAX_BAKE_POLLS, MAX_HOLD_POLLS, MAX_POLLS, MAX_POL
 def loops_of(steps: int, bake_seconds: int, hold_seconds: int, poll_seconds: int, max_polls: int) -> Loops:
     """The loops an input can run at most."""
     return Loops(steps, -(-bake_seconds // poll_seconds), -(-hold_seconds // poll_seconds), max_polls, max_polls)
+
+
+# --- the write pause (database switchover and fallback) -------------------------------------------------------
+#
+# While writes are paused nothing may wait without bound: every AWS call made then has its own TimeoutSeconds
+# and at most one retry, and every wait loop shares one poll counter. The longest pause a definition allows is
+# then a sum the settings decide (:class:`PauseBudget`), and the settings are refused when it would pass
+# ``maxWritePauseSeconds``.
+
+#: TimeoutSeconds of every Task state that runs while writes are paused.
+PAUSE_TASK_TIMEOUT_SECONDS = 3
+#: ... retried once, after this many seconds (a throttled call), before its Catch runs.
+PAUSE_TASK_RETRY_SECONDS = 1
+#: The longest one such Task state can take: two attempts that time out, and the interval between them.
+PAUSE_TASK_WORST_SECONDS = 2 * PAUSE_TASK_TIMEOUT_SECONDS + PAUSE_TASK_RETRY_SECONDS
+#: The most Task states one path of a writer machine runs while writes are paused, outside its poll loops.
+#: Counted on the real definitions by the model check (tests/test_writer_model.py), which fails when a change
+#: to the machines makes this too small.
+PAUSE_TASKS = 24
+
+
+@dataclasses.dataclass(frozen=True)
+class PauseBudget:
+    """How long writes can stay paused: the drain, the poll loops (each poll a Wait and one read), the calls."""
+
+    max_pause_seconds: int
+    drain_seconds: int
+    poll_seconds: int
+
+    @property
+    def polls(self) -> int:
+        """Polls the loops inside the pause may make together (drained, stopped, running)."""
+        room = self.max_pause_seconds - self.drain_seconds - PAUSE_TASKS * PAUSE_TASK_WORST_SECONDS
+        return max(room // (self.poll_seconds + PAUSE_TASK_WORST_SECONDS), 0)
+
+    @property
+    def longest_seconds(self) -> int:
+        """The longest write pause the definitions allow: never more than ``max_pause_seconds``."""
+        return (
+            self.drain_seconds
+            + self.polls * (self.poll_seconds + PAUSE_TASK_WORST_SECONDS)
+            + PAUSE_TASKS * PAUSE_TASK_WORST_SECONDS
+        )

@@ -12,8 +12,12 @@ import dataclasses
 from payments.core.naming import Kind, Namer
 from payments.layers.migration.machines.targets import state_machine_arn
 
+#: The traffic machines (weights on the listener), by role.
+TRAFFIC_ROLES = ("cutover", "rollback")
+#: The writer machines (which database takes payments), by role; ``writer-recovery`` is their safety net.
+WRITER_ROLES = ("switchover", "fallback", "finish", "writer-recovery")
 #: The migration's state machines, by role.
-ROLES = ("cutover", "rollback")
+ROLES = TRAFFIC_ROLES + WRITER_ROLES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +35,12 @@ class MigrationNames:
 
     @property
     def machine_arns(self) -> dict[str, str]:
+        """The traffic machines' ARNs (always deployed)."""
+        return {role: self.machine_arn(role) for role in TRAFFIC_ROLES}
+
+    @property
+    def all_machine_arns(self) -> dict[str, str]:
+        """Every machine's ARN, the writer machines included (deployed when the database stage is)."""
         return {role: self.machine_arn(role) for role in ROLES}
 
     @property
@@ -41,3 +51,9 @@ class MigrationNames:
     def run_parameter(self) -> str:
         """StringList ``execution,source,target,phase before``, written by a cutover before it changes anything."""
         return f"/payments/{self.suffix}/migration/run"
+
+    @property
+    def writer_run_parameter(self) -> str:
+        """StringList ``execution,machine,phase before,stage``, written by a writer machine before it changes
+        anything; the writer's safety net acts only for the execution recorded there."""
+        return f"/payments/{self.suffix}/migration/writer-run"

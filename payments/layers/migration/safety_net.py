@@ -33,12 +33,13 @@ from payments.layers.migration.names import MigrationNames
 ENDINGS = ("ABORTED", "FAILED", "TIMED_OUT")
 
 
-def execution_ended_pattern(cutover_arn: str) -> dict[str, Any]:
+def execution_ended_pattern(*machine_arns: str) -> dict[str, Any]:
     return {
         "source": ["aws.states"],
         "detail-type": ["Step Functions Execution Status Change"],
-        "detail": {"stateMachineArn": [cutover_arn], "status": list(ENDINGS)},
+        "detail": {"stateMachineArn": list(machine_arns), "status": list(ENDINGS)},
     }
+
 
 
 def gate_alarm_pattern(gate_alarm_arn: str) -> dict[str, Any]:
@@ -59,6 +60,22 @@ class RuleSpec:
     pattern: dict[str, Any]
     input_paths: dict[str, str]
     input_template: str
+
+
+#: What writer-recovery receives when a writer machine ends badly (the same shape as the rollback's input).
+WRITER_TEMPLATE = '{"trigger": "execution-ended", "executionArn": "<execution>", "status": "<status>"}'
+
+
+def writer_rule_spec(writer_arns: list[str]) -> RuleSpec:
+    """The writer machines' safety net: a switchover, fallback or finish ended ABORTED, FAILED or TIMED_OUT."""
+    return RuleSpec(
+        "writer-ended",
+        "a switchover, fallback or finish ended ABORTED, FAILED or TIMED_OUT: writer-recovery lifts the pause and "
+        "makes replication and fences agree with the writer the DB indirection names",
+        execution_ended_pattern(*writer_arns),
+        {"execution": "$.detail.executionArn", "status": "$.detail.status"},
+        WRITER_TEMPLATE,
+    )
 
 
 def rule_specs(cutover_arn: str, gate_alarm_arn: str) -> list[RuleSpec]:

@@ -20,6 +20,8 @@ from payments.layers.migration.schedule import (
 )
 
 PROJECT = "payments-migration"
+#: Polls the waits inside a write pause need at the least (drained, forward stopped, reverse running).
+MIN_PAUSE_POLLS = 3
 _TABLE = re.compile(r"^[A-Za-z0-9_$%]+\.[A-Za-z0-9_$%]+$")
 
 
@@ -80,6 +82,27 @@ class MigrationSettings:
         doc="ALB stickiness across pools during the split (0: off, a rollback moves every client)",
     )
     log_retention_days: int = setting(MIN_RETENTION_DAYS, doc="execution log retention (>= 365, a CloudWatch value)")
+    # -- database switchover and fallback (the writer machines) ------------------------
+    max_write_pause_seconds: int = setting(
+        300,
+        minimum=60,
+        maximum=900,
+        doc="longest the database switchover or fallback may pause writes (503 at the ALB), API calls included; "
+        "the poll loops inside the pause are sized from it",
+    )
+    drain_seconds: int = setting(
+        10, minimum=1, maximum=120, doc="wait after writes are paused for requests already in flight to finish"
+    )
+    pause_poll_seconds: int = setting(
+        5, minimum=1, maximum=60, doc="interval of the waits inside the write pause (CDC drained, task stopped/running)"
+    )
+    switchover_hold_seconds: int = setting(
+        300,
+        minimum=0,
+        maximum=3600,
+        doc="the listener must send 0 % to the legacy pool for this long, watched every pollSeconds, before the "
+        "switchover pauses writes",
+    )
     # -- DMS (on when dmsSourceSecretArn is set) -------------------------------------
     dms_source_secret_arn: str | None = setting(
         None,
@@ -119,6 +142,10 @@ class MigrationSettings:
     def dms_enabled(self) -> bool:
         return self.dms_source_secret_arn is not None
 
+    @property
+    def pause(self) -> budget.PauseBudget:
+        return budget.PauseBudget(self.max_write_pause_seconds, self.drain_seconds, self.pause_poll_seconds)
+
     def cutover_defaults(self, task_definition: str | None = None) -> CutoverInput:
         return CutoverInput(
             source_pool=self.source_pool,
@@ -151,6 +178,18 @@ class MigrationSettings:
         check_pools(self.source_pool, self.target_pool, f"{where}:sourcePool", f"{where}:targetPool")
         check_steps(self.traffic_steps, f"{where}:trafficSteps")
         self.cutover_defaults()  # the waits fit the history budget (errors name the config keys)
+        if self.pause.polls < MIN_PAUSE_POLLS:
+            least = dataclasses.replace(self.pause, max_pause_seconds=0).longest_seconds + MIN_PAUSE_POLLS * (
+                self.pause_poll_seconds + budget.PAUSE_TASK_WORST_SECONDS
+            )
+            raise ConfigError(
+                f"{where}:maxWritePauseSeconds",
+                f"{self.max_write_pause_seconds} s leaves room for {self.pause.polls} polls inside the write pause "
+                f"(drainSeconds {self.drain_seconds}, pausePollSeconds {self.pause_poll_seconds}, and "
+                f"{budget.PAUSE_TASKS} AWS calls of up to {budget.PAUSE_TASK_WORST_SECONDS} s each); "
+                f"the waits need at least {MIN_PAUSE_POLLS}",
+                f"raise maxWritePauseSeconds to at least {least}, or shorten drainSeconds/pausePollSeconds",
+            )
         if self.log_retention_days not in ALLOWED_RETENTION_DAYS or self.log_retention_days < MIN_RETENTION_DAYS:
             allowed = ", ".join(str(d) for d in ALLOWED_RETENTION_DAYS if d >= MIN_RETENTION_DAYS)
             raise ConfigError(

@@ -228,7 +228,7 @@ def gate_watch(
 def gate_culprits(targets: Targets, name: str, next_: str) -> States:
     """Which of the gate's member alarms are in ALARM (``$.culprits``), for the notice; never fails the path."""
     if not targets.gate_members:
-        return {name: {"Type": "Pass", "Result": [], "ResultPath": "$.culprits", "Next": next_}}
+        return {name: {"Type": "Pass", "Result": {"names": []}, "ResultPath": "$.culprits", "Next": next_}}
     state = task(
         sdk("cloudwatch", "describeAlarms"),
         {"AlarmNames": list(targets.gate_members[:100]), "StateValue": "ALARM"},

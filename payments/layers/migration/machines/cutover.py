@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments.core.environment import MigrationPhase
+from payments.core.environment import AURORA_PHASES, MigrationPhase
 from payments.layers.migration import budget
 from payments.layers.migration.machines import inputs
 from payments.layers.migration.machines.application import application
 from payments.layers.migration.machines.asl import (
     States,
+    equals,
     error,
     gate_check,
     lit,
@@ -66,7 +67,7 @@ def _phase(targets: Targets) -> States:
         "ReadPhase": task(
             sdk("ssm", "getParameter"),
             {"Name": targets.phase_parameter_name},
-            "RecordRun",
+            "WriterOnPrem",
             catch="PhaseUnreadable",
             result_path="$.phase",
             result_selector={"previous.$": "$.Parameter.Value"},
@@ -75,6 +76,26 @@ def _phase(targets: Targets) -> States:
             "Type": "Fail",
             "Error": "PhaseUnreadable",
             "Cause": f"could not read {targets.phase_parameter_name}; nothing was changed",
+        },
+        # Traffic moves only while on-prem is the writer: the legacy pool writes on-prem, so with Aurora the
+        # writer no traffic may ever reach it, and a rollback to it would be refused half way.
+        "WriterOnPrem": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Or": [equals("$.phase.previous", p.value) for p in sorted(AURORA_PHASES, key=lambda p: p.value)],
+                    "Next": "DatabaseOnAws",
+                }
+            ],
+            "Default": "RecordRun",
+        },
+        "DatabaseOnAws": {
+            "Type": "Fail",
+            "Error": "DatabaseOnAws",
+            "Cause": "Aurora is the writer (or the database is moving): the traffic cutover runs only while on-prem is "
+            "the writer; nothing was changed. With Aurora the writer, move traffic between blue and green with "
+            f"invoke rollback --env {lit(targets.environment)} --pool <blue|green>; to go back to legacy, fall the "
+            f"database back first: invoke fallback --env {lit(targets.environment)}",
         },
         "RecordRun": task(
             sdk("ssm", "putParameter"),
@@ -95,7 +116,7 @@ def _phase(targets: Targets) -> States:
         },
         "RecordPhase": put_phase(
             targets,
-            MigrationPhase.CUTOVER.value,
+            MigrationPhase.APP_CUTOVER.value,
             "DescribeDmsTask" if targets.dms_task_arn else "TargetHasService",
             catch="Abort",
         ),

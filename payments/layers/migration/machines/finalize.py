@@ -39,16 +39,18 @@ def finalize(targets: Targets, rollback: str) -> States:
     env = lit(targets.environment)
     states: States = {
         "Completing": {"Type": "Pass", "Result": {}, "ResultPath": "$.warnings", "Next": "RecordComplete"},
-        "RecordComplete": put_phase(targets, MigrationPhase.COMPLETE.value, "NotifyComplete", catch="PhaseNotRecorded"),
+        "RecordComplete": put_phase(
+            targets, MigrationPhase.APP_ON_AWS.value, "NotifyComplete", catch="PhaseNotRecorded"
+        ),
         **_warning(
             "PhaseNotRecorded",
-            f"the phase could not be set to {MigrationPhase.COMPLETE.value}: set it by hand",
+            f"the phase could not be set to {MigrationPhase.APP_ON_AWS.value}: set it by hand",
             "NotifyComplete",
         ),
         "NotifyComplete": notify(
             targets,
             f"Cutover complete ({env})",
-            f"payments {env}: 100% of traffic is on {{}} (from {{}}). Phase: {MigrationPhase.COMPLETE.value}.",
+            f"payments {env}: 100% of traffic is on {{}} (from {{}}). Phase: {MigrationPhase.APP_ON_AWS.value}.",
             ["$.pools.target.name", "$.pools.source.name"],
             "ScaleDownWanted",
         ),

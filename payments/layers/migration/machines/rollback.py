@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments.core.environment import MigrationPhase
+from payments.core.environment import AURORA_PHASES, MigrationPhase
 from payments.layers.migration.machines import inputs
 from payments.layers.migration.machines.asl import (
     RETRY_ROLLBACK,
@@ -101,7 +101,7 @@ def page_source_dead(targets: Targets, prefix: str) -> States:
     """Traffic stayed on the target because the source is dead: record, page, fail ``SourcePoolUnhealthy``."""
     env = lit(targets.environment)
     return {
-        f"{prefix}Record": put_phase(targets, MigrationPhase.COMPLETE.value, f"{prefix}Page", catch=f"{prefix}Page"),
+        f"{prefix}Record": put_phase(targets, MigrationPhase.APP_ON_AWS.value, f"{prefix}Page", catch=f"{prefix}Page"),
         f"{prefix}Page": notify(
             targets,
             f"PAGE: source pool unhealthy ({env})",
@@ -388,7 +388,11 @@ def _automatic(targets: Targets) -> States:
         ),
         "CutoverCompleted": {
             "Type": "Choice",
-            "Choices": [{**equals("$.phaseNow.value", MigrationPhase.COMPLETE.value), "Next": "NothingToDo"}],
+            # Traffic complete on the target (app-on-aws), or the database moved since: nothing to put back.
+            "Choices": [
+                {**equals("$.phaseNow.value", p.value), "Next": "NothingToDo"}
+                for p in (MigrationPhase.APP_ON_AWS, *sorted(AURORA_PHASES, key=lambda p: p.value))
+            ],
             "Default": "RunPools",
         },
         "RunPools": {
@@ -429,7 +433,7 @@ def _automatic(targets: Targets) -> States:
             "Choices": [
                 {**equals("$.phaseNow.value", MigrationPhase.ROLLED_BACK.value), "Next": "NothingToDo"},
                 {**equals("$.run.stage", "traffic"), "Next": "WhyRestored"},
-                {**equals("$.phaseNow.value", MigrationPhase.CUTOVER.value), "Next": "RestorePhase"},
+                {**equals("$.phaseNow.value", MigrationPhase.APP_CUTOVER.value), "Next": "RestorePhase"},
             ],
             "Default": "NothingToDo",
         },
@@ -547,10 +551,47 @@ def _operator(targets: Targets) -> States:
                 ],
             },
             "ResultPath": "$.pool",
-            "Next": "Forced",
+            "Next": "OperatorPhase",
         }
+    aurora = [equals("$.phaseNow.value", p.value) for p in sorted(AURORA_PHASES, key=lambda p: p.value)]
     states.update(
         {
+            # The legacy pool writes on-prem: while Aurora is the writer no traffic may reach it, forced or not.
+            "OperatorPhase": task(
+                sdk("ssm", "getParameter"),
+                {"Name": targets.phase_parameter_name},
+                "LegacyAllowed",
+                catch="PhaseUnknown",
+                result_path="$.phaseNow",
+                result_selector={"value.$": "$.Parameter.Value"},
+                retry=RETRY_ROLLBACK,
+            ),
+            "PhaseUnknown": {
+                "Type": "Pass",
+                "Result": {"value": "unknown"},
+                "ResultPath": "$.phaseNow",
+                "Next": "LegacyAllowed",
+            },
+            "LegacyAllowed": {
+                "Type": "Choice",
+                "Choices": [
+                    {
+                        "And": [
+                            equals("$.pool.name", Pool.LEGACY.value),
+                            {"Or": [*aurora, equals("$.phaseNow.value", "unknown")]},
+                        ],
+                        "Next": "DatabaseOnAws",
+                    }
+                ],
+                "Default": "Forced",
+            },
+            "DatabaseOnAws": {
+                "Type": "Fail",
+                "Error": "DatabaseOnAws",
+                "Cause": "Aurora is the writer (or the phase could not be read) and the legacy pool writes on-prem: "
+                "no traffic was moved. Fall the database back first: invoke fallback --env "
+                f"{lit(targets.environment)}, then roll back to legacy",
+            },
             "Forced": {
                 "Type": "Choice",
                 "Choices": [{"Variable": "$.config.force", "BooleanEquals": True, "Next": "StopCutovers"}],
@@ -578,10 +619,16 @@ def _operator(targets: Targets) -> States:
                         }
                     ],
                 },
-                "RecordRolledBack",
+                "KeepPhase",
                 catch="RollbackNotDone",
                 retry=RETRY_ROLLBACK,
             ),
+            # Between blue and green while Aurora is the writer, the phase (who writes) does not change.
+            "KeepPhase": {
+                "Type": "Choice",
+                "Choices": [{"Or": [*aurora, equals("$.phaseNow.value", "unknown")], "Next": "NotifyRolledBack"}],
+                "Default": "RecordRolledBack",
+            },
             "RecordRolledBack": put_phase(
                 targets, MigrationPhase.ROLLED_BACK.value, "NotifyRolledBack", catch="NotifyRolledBack"
             ),
