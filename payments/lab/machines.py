@@ -23,7 +23,7 @@ import functools
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from payments.cutover import emulator, execution, rehearsal
@@ -61,33 +61,19 @@ def wiring_for(plan: rehearsal.Planned, timing: Timing) -> Wiring:
 
 
 class Machines:
-    """An emulator session on the wall clock with the planned machines installed and the bridge on."""
+    """An emulator session on the wall clock with the planned machines installed and the bridge on (open it with
+    :func:`machines`)."""
 
-    def __init__(self, lab: Lab, plan: rehearsal.Planned, timing: Timing) -> None:
+    def __init__(self, lab: Lab, plan: rehearsal.Planned, timing: Timing, session: emulator.Session) -> None:
         self.lab = lab
         self.plan = plan
         self.timing = timing
-        self.scale = timing.bake_seconds / float(plan.defaults["bakeSeconds"])
+        self.session = session
+        self.scale = scale_of(plan, timing)
         self.executions: list[dict[str, Any]] = []  #: each execution: machine, status, error, states entered
-        self._stack = contextlib.ExitStack()
-
-    def __enter__(self) -> Machines:
-        try:
-            session = self._stack.enter_context(emulator.emulator(clock=emulator.WallClock(self.scale)))
-            self.session = session
-            self.standins = rehearsal.install(session, self.plan)
-            self._align_targets()
-            self.bridge = LabBridge(session, self.lab, wiring_for(self.plan, self.timing))
-            for patch in self.bridge.patches():
-                self._stack.enter_context(patch)
-            self._stack.enter_context(self.bridge.feeding())
-        except BaseException:
-            self._stack.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+        self.standins = rehearsal.install(session, plan)
+        self._align_targets()
+        self.bridge = LabBridge(session, lab, wiring_for(plan, timing))
 
     def _align_targets(self) -> None:
         """One registered target per lab instance of each pool, in order (target n stands for ``<pool>-n``)."""
@@ -131,8 +117,26 @@ class Machines:
         return result
 
 
-class MachineTraffic:
-    """:class:`payments.lab.manual.Traffic` through the planned cutover and rollback machines."""
+def scale_of(plan: rehearsal.Planned, timing: Timing) -> float:
+    """Real seconds per planned second: one planned bake lasts the run's bake."""
+    return timing.bake_seconds / float(plan.defaults["bakeSeconds"])
+
+
+@contextlib.contextmanager
+def machines(lab: Lab, plan: rehearsal.Planned, timing: Timing) -> Iterator[Machines]:
+    """The planned machines in an emulator session on a scaled wall clock, their calls mirrored onto `lab`."""
+    with emulator.emulator(clock=emulator.WallClock(scale_of(plan, timing))) as session, \
+            contextlib.ExitStack() as stack:
+        m = Machines(lab, plan, timing, session)
+        for patch in m.bridge.patches():
+            stack.enter_context(patch)
+        stack.enter_context(m.bridge.feeding())
+        yield m
+
+
+class MachineSteps(manual.ManualSteps):
+    """:class:`payments.lab.manual.Steps` through the planned machines where they exist: the cutover and the
+    rollback machine move traffic; the database steps are still :class:`~payments.lab.manual.ManualSteps`'."""
 
     def __init__(self, machines: Machines) -> None:
         self.machines = machines
@@ -172,6 +176,9 @@ class MachineTraffic:
                        f"lab weights {lab.weights()}")
 
     def roll_back(self, lab: Lab) -> None:
+        if lab.writer() != "onprem":
+            # main's rollback machine does not know the writer yet: the refusal is the manual step's until then
+            manual.rollback_traffic(lab)
         result = self.machines.run("rollback", {"trigger": "operator", "pool": "legacy"})
         if not result.succeeded or lab.weights().get("legacy") != 100:
             raise LabError(f"the rollback machine ended {result.status} ({result.error}: {result.cause}); "
@@ -192,8 +199,8 @@ class MachineDriver:
 
     def run(self, lab: Lab, scenario: Scenario, timing: Timing) -> str:
         plan = planned(self.env)
-        with Machines(lab, plan, timing) as machines:
+        with machines(lab, plan, timing) as m:
             try:
-                return manual.SCENARIO_STEPS[scenario.name](lab, timing, MachineTraffic(machines))
+                return manual.SCENARIO_STEPS[scenario.name](lab, timing, MachineSteps(m))
             finally:
-                self.executions = list(machines.executions)
+                self.executions = list(m.executions)

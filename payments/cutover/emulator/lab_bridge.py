@@ -331,9 +331,11 @@ def _table_statistics(bridge: LabBridge, call: Call) -> dict[str, Any]:
     status = bridge.lab.replication_status(direction)
     captured = int(getattr(status, "captured", 0))
     applied = max(0, captured - int(status.incoming_changes))
+    failed = str(getattr(status.state, "value", status.state)) == "failed"
+    # No ValidationState: the lab has no DMS validation (its checker compares every row at the end instead).
     table = {"SchemaName": "payments", "TableName": "payments", "Inserts": captured, "Deletes": 0, "Updates": 0,
              "Ddls": 0, "AppliedInserts": applied, "AppliedDeletes": 0, "AppliedUpdates": 0, "AppliedDdls": 0,
-             "TableState": "Table completed"}
+             "TableState": "Table error" if failed else "Table completed"}
     return {"ReplicationTaskArn": arn, "TableStatistics": [table]}
 
 
