@@ -98,6 +98,21 @@ def test_on_the_wall_clock_time_moves_while_an_execution_is_busy_and_waits_take_
         clock.close()
 
 
+def test_the_wall_clock_scale_can_change_between_phases() -> None:
+    clock = WallClock(scale=0.001)  # 1000 virtual seconds a real second
+    try:
+        clock.started()
+        clock.sleep(100)  # 0.1 real seconds
+        clock.set_scale(0.01)
+        started, before = time.monotonic(), clock.elapsed
+        clock.sleep(20)  # now 0.2 real seconds
+        clock.finished()
+        assert time.monotonic() - started >= 0.18
+        assert 20 <= clock.elapsed - before < 100, "time did not jump or restart when the scale changed"
+    finally:
+        clock.close()
+
+
 def test_a_stopped_sleeper_on_the_wall_clock_returns_at_once() -> None:
     clock = WallClock(scale=1.0)
     try:

@@ -268,6 +268,7 @@ class WallClock(Clock):
         super().__init__(epoch)
         self.scale = scale
         self._started = time.monotonic()
+        self._base = 0.0  #: virtual seconds at `_started` (the scale may change, see set_scale)
         self._closed = False
         self._ticker = threading.Thread(target=self._tick, name="wall-clock", daemon=True)
         self._ticker.start()
@@ -278,8 +279,17 @@ class WallClock(Clock):
             self._cv.notify_all()
         self._ticker.join(timeout=5)
 
+    def set_scale(self, scale: float) -> None:
+        """From now on a virtual second lasts `scale` real seconds (a sleeper due later wakes on the new scale)."""
+        if not scale > 0:
+            raise ValueError(f"scale {scale}: real seconds per virtual second must be more than 0")
+        with self._cv:
+            self._sync()
+            self._base, self._started, self.scale = self._elapsed, time.monotonic(), scale
+            self._cv.notify_all()
+
     def _sync(self) -> None:
-        self._elapsed = max(self._elapsed, (time.monotonic() - self._started) / self.scale)
+        self._elapsed = max(self._elapsed, self._base + (time.monotonic() - self._started) / self.scale)
 
     def _stall_seconds(self, seconds: float) -> float:
         return STALL_SECONDS + max(0.0, float(seconds)) * self.scale
