@@ -223,7 +223,11 @@ def rollback(c: Context, env: str = "dev", pool: str | None = None, force: bool 
     deployed = runner.Deployed(env, runner.outputs_from_aws(env))
     if not yes and input(f"roll '{env}' back to {pool or 'the last source pool'}? type the env name: ") != env:
         raise Exit("cancelled", code=1)
-    if not runner.rollback(deployed, pool, force, console).succeeded:
+    result = runner.rollback(deployed, pool, force, console)
+    if result.error == "DatabaseOnAws":
+        raise Exit(f"error: Aurora is the writer and the legacy pool writes on-prem: fall the database back first: "
+                   f"invoke fallback --env {env}", code=1)
+    if not result.succeeded:
         raise Exit("error: the rollback did not complete; act by hand (see the cause above)", code=1)
 
 
@@ -305,3 +309,56 @@ def docs(c: Context, check: bool = False) -> None:
         return
     changed = generated.write()
     console.print(f"updated {', '.join(changed)}" if changed else "generated docs already current")
+
+
+# --- the writer: database switchover, fallback, finish ------------------------------------------------
+
+
+def _writer(env: str, role: str, payload: dict[str, object], question: str, yes: bool) -> None:
+    from payments.cutover import runner
+
+    deployed = runner.Deployed(env, runner.stack_outputs(env, ROOT))
+    runner.writer_arn(deployed, role)
+    if not yes and input(f"{question} type the env name: ") != env:
+        raise Exit("cancelled", code=1)
+    result = runner.writer_move(deployed, role, payload, console)
+    if not result.succeeded:
+        raise Exit(f"error: {runner.writer_failure_message(result, role, env)}", code=1)
+
+
+@task(help={
+    "env": "environment whose writer moves from the on-prem MySQL to Aurora",
+    "hold": "seconds the legacy pool must stay at 0 % before writes pause (default: switchoverHoldSeconds)",
+    "yes": "start without asking for confirmation",
+})
+@user_errors
+def switchover(c: Context, env: str = "dev", hold: str | None = None, yes: bool = False) -> None:
+    """Make Aurora the writer inside a bounded write pause, with reverse replication as the way back."""
+    from payments.layers.migration.schedule import check_seconds
+
+    payload: dict[str, object] = {} if hold is None else {"holdSeconds": check_seconds(hold, "--hold", maximum=3600)}
+    _writer(env, "switchover", payload, f"pause writes of '{env}' and make Aurora the writer?", yes)
+
+
+@task(help={"env": "environment whose writer moves back from Aurora to the on-prem MySQL",
+            "yes": "start without asking for confirmation"})
+@user_errors
+def fallback(c: Context, env: str = "dev", yes: bool = False) -> None:
+    """Make the on-prem MySQL the writer again inside a bounded write pause, restarting forward replication."""
+    _writer(env, "fallback", {}, f"pause writes of '{env}' and make the on-prem MySQL the writer again?", yes)
+
+
+@task(help={"env": "environment whose fallback window ends", "yes": "start without asking for confirmation"})
+@user_errors
+def finish(c: Context, env: str = "dev", yes: bool = False) -> None:
+    """End the fallback window: phase cutover-complete, then stop reverse replication (no fallback after this)."""
+    _writer(env, "finish", {}, f"end the fallback window of '{env}' for good (no fallback afterwards)?", yes)
+
+
+@task(help={"env": "environment whose write pause, fences and replication are made to agree with the writer",
+            "yes": "start without asking for confirmation"})
+@user_errors
+def recover_writer(c: Context, env: str = "dev", yes: bool = False) -> None:
+    """Run writer-recovery by hand: lift the pause, unfence the writer the DB indirection names, restart its way
+    back; never moves the writer."""
+    _writer(env, "writer-recovery", {"trigger": "operator"}, f"run writer-recovery on '{env}'?", yes)

@@ -63,6 +63,9 @@ def rig() -> Iterator[Rig]:
         standins = rehearsal.create_standins(session, TARGETS, {"blue": 100})
         writer = create_writer_standins(session, NAMES, TARGETS.listener_arn, FORWARD)
         definitions = writer_definitions(TARGETS, writer.targets, SETTINGS)
+        # No cutover runs here: a one-state machine under its name answers the others' ListExecutions, and saves
+        # parsing the largest definition (the cutover's own rehearsals are tests/test_cutover_emulator.py).
+        definitions["cutover"] = {"StartAt": "Idle", "States": {"Idle": {"Type": "Succeed"}}}
         arns = {
             role: rehearsal.create_state_machine(session, definition, NAMES.machine(role))
             for role, definition in definitions.items()
@@ -316,3 +319,66 @@ def test_a_traffic_rollback_to_legacy_is_refused_while_aurora_is_the_writer(rig:
     assert "invoke fallback --env dev" in (got.result.cause or "")
     assert rig.standins.weights() == {"legacy": 0, "blue": 100, "green": 0}
     assert rig.standins.phase() == "db-on-aws"
+
+
+# --- invoke switchover / fallback through the runner (boto3, as against AWS) -----------------------------------
+
+
+def deployed(rig: Rig) -> Any:
+    import boto3
+
+    from payments.cutover import runner
+
+    outputs = {
+        "migration": {
+            "cutoverStateMachineArn": rig.arns["cutover"],
+            "rollbackStateMachineArn": rig.arns["rollback"],
+            "phaseParameterName": TARGETS.phase_parameter_name,
+            **{key: rig.arns[role] for role, key in runner.WRITER_OUTPUTS.items()},
+        },
+        "edge": {"httpsListenerArn": TARGETS.listener_arn, "targetGroupArns": dict(TARGETS.target_group_arns)},
+    }
+    return runner.Deployed("dev", outputs.get, session=boto3.Session(region_name=emulator.REGION), poll_seconds=0.05)
+
+
+def test_invoke_switchover_shows_the_pause_live_and_a_reverted_one_says_what_happened(rig: Rig) -> None:
+    import io
+
+    from rich.console import Console
+
+    from payments.cutover import runner
+
+    start(rig, writer="onprem", phase="app-on-aws", fence=())
+    console = Console(file=io.StringIO(), width=200)
+    result = runner.writer_move(deployed(rig), "switchover", FAST, console, safety_net_seconds=0)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert result.succeeded, text
+    for line in ("PAUSE: writes answered 503", "FLIP: the DB indirection names the new writer", "LIFT: writes flow"):
+        assert line in text
+    assert_aurora_writes(rig)
+
+    start(rig, writer="onprem", phase="app-on-aws", fence=())
+    rig.session.dms.lag(FORWARD)
+    result = runner.writer_move(deployed(rig), "switchover", FAST, Console(file=io.StringIO()), safety_net_seconds=0)
+    rig.session.settle()
+    assert runner.writer_failure_message(result, "switchover", "dev").startswith(
+        "the switchover did not complete; it was reverted before the flip: on-prem is still the writer"
+    )
+    assert_on_prem_writes(rig)
+
+
+def test_status_live_names_the_writer_from_the_db_indirection(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from payments.cutover import runner
+    from payments.ops import status
+
+    w = rig.writer.targets
+    data = {"dbZoneId": w.zone_id, "dbIndirectionName": w.indirection_name, "dbWriterEndpoint": w.aurora_endpoint,
+            "onPremDbName": w.onprem_name}
+    monkeypatch.setattr(runner, "stack_outputs", lambda env, root: {"data": data}.get)
+    route53 = rig.standins.client("route53")
+    at_db_on_aws(rig)
+    assert status.deployed_writer("dev", Path("."), route53) == f"Aurora ({w.aurora_endpoint})"
+    start(rig, writer="onprem", phase="app-on-aws", fence=())
+    assert status.deployed_writer("dev", Path("."), route53) == f"on-prem MySQL ({w.onprem_name})"

@@ -17,9 +17,9 @@ import pytest
 
 from payments.cutover import model
 from payments.cutover.writer_rehearsal import writer_definitions, writer_targets
+from payments.layers.migration import budget
 from payments.layers.migration.machines.targets import Targets
 from payments.layers.migration.names import MigrationNames
-from payments.layers.migration import budget
 from payments.layers.migration.settings import MIN_PAUSE_POLLS, MigrationSettings
 
 NAMES = MigrationNames("dev", "us-east-1", "123456789012")

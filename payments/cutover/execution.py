@@ -71,11 +71,40 @@ MEANING = {
     "SetRollbackWeights": "ROLLBACK: weights to the pool",
     "NotifyRolledBack": "notice: rolled back",
     "PoolHealth": "pool health",
+    # the writer machines (switchover, fallback, finish, writer-recovery)
+    "ReadWriter": "writer: which database the DB indirection names",
+    "DescribeDrainTask": "checks: replication to the new writer running, full load done?",
+    "DescribeReturnTask": "checks: the way back exists and is stopped?",
+    "CheckLatency": "checks: CDC latency under its threshold?",
+    "CheckValidation": "checks: DMS validation clean?",
+    "HoldLegacy": "checks: legacy pool at 0 % (watched for holdSeconds)",
+    "PauseWrites": "PAUSE: writes answered 503 at the ALB",
+    "Drain": "pause: in-flight requests finish",
+    "FenceOld0": "pause: fence the old writer (NACL deny)",
+    "DrainedRead": "pause: replication drained?",
+    "StopDrainTask": "pause: stop replication to the new writer",
+    "StoppedRead": "pause: replication stopped?",
+    "Flip": "FLIP: the DB indirection names the new writer",
+    "UnfenceNew0": "pause: unfence the new writer",
+    "StartReturnFirst": "pause: start the way back (CDC from now)",
+    "StartReturnAgain": "pause: start the way back (CDC from now)",
+    "ReturnRead": "pause: the way back running?",
+    "LiftPause": "LIFT: writes flow again",
+    "RecordDone": "phase -> the new writer's phase",
+    "Revert": "REVERT: before the flip, the old writer stays",
+    "RevertLift": "LIFT: writes flow again (writer unchanged)",
+    "Undo": "UNDO: flip back before any write",
+    "UndoFlip": "FLIP BACK: the DB indirection names the old writer",
+    "UndoLift": "LIFT: writes flow again (old writer)",
+    "Stuck": "PAGE: writes stay paused, the safety net acts",
+    "LiftFailed": "PAGE: the pause could not be lifted",
+    "StopReverse": "finish: stop reverse replication",
+    "AuroraLift": "recovery: LIFT (Aurora the writer)",
+    "OnpremLift": "recovery: LIFT (on-prem the writer)",
 }
 #: States whose line an operator must not miss.
-ALERTS = {
-    name for name, text in MEANING.items() if any(w in text for w in ("ROLLBACK", "ABORT", "GATE", "DEAD", "PAGE"))
-}
+_LOUD = ("ROLLBACK", "ABORT", "GATE", "DEAD", "PAGE", "PAUSE", "FLIP", "LIFT", "REVERT", "UNDO")
+ALERTS = {name for name, text in MEANING.items() if any(w in text for w in _LOUD)}
 
 
 def state_names(definition: dict[str, Any]) -> set[str]:

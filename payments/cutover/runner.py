@@ -24,6 +24,14 @@ from payments.core.errors import ConfigError, UserError
 from payments.cutover import execution
 from payments.layers.migration.schedule import Pool, check_pools, check_seconds, parse_steps
 
+#: The writer machines' ARNs in the migration layer's outputs, by role.
+WRITER_OUTPUTS = {
+    "switchover": "switchoverStateMachineArn",
+    "fallback": "fallbackStateMachineArn",
+    "finish": "finishStateMachineArn",
+    "writer-recovery": "writerRecoveryStateMachineArn",
+}
+
 #: (layer) -> that layer's outputs in the environment, or None when not deployed.
 OutputsFn = Callable[[str], "dict[str, Any] | None"]
 
@@ -126,6 +134,10 @@ class Deployed:
         self.task_definition: str | None = (outputs("app") or {}).get("taskDefinitionArn") or None
         self.cutover_arn: str = migration["cutoverStateMachineArn"]
         self.rollback_arn: str = migration["rollbackStateMachineArn"]
+        #: the writer machines by role (switchover, fallback, finish, writer-recovery), when deployed
+        self.writer_arns: dict[str, str] = {
+            role: migration[key] for role, key in WRITER_OUTPUTS.items() if migration.get(key)
+        }
         self.phase_parameter: str = migration["phaseParameterName"]
         self.listener_arn: str = edge["httpsListenerArn"]
         self.target_groups: dict[str, str] = dict(edge["targetGroupArns"])
@@ -269,18 +281,22 @@ def cutover(
     return result
 
 
-def follow_safety_net(deployed: Deployed, ended: str, console: Console, wait_seconds: float) -> None:
-    """Show the rollback the safety net starts for an ending no Catch saw (EventBridge: within seconds)."""
+def follow_safety_net(
+    deployed: Deployed, ended: str, console: Console, wait_seconds: float, machine_arn: str | None = None
+) -> None:
+    """Show what the safety net starts for an ending no Catch saw (EventBridge: within seconds): the rollback,
+    or `machine_arn` (writer-recovery for the writer machines)."""
+    machine_arn = machine_arn or deployed.rollback_arn
     with aws_errors("reading the ended execution"):
         stopped = deployed.sfn.describe_execution(executionArn=ended).get("stopDate")
     console.print(Text(f"  waiting up to {wait_seconds:.0f} s for the safety net's rollback…"))
     deadline = time.monotonic() + wait_seconds
     while True:
         with aws_errors("listing the rollback's executions"):
-            recent = deployed.sfn.list_executions(stateMachineArn=deployed.rollback_arn, maxResults=5)["executions"]
+            recent = deployed.sfn.list_executions(stateMachineArn=machine_arn, maxResults=5)["executions"]
         started = [e for e in recent if stopped is None or e["startDate"] >= stopped]
         for rollback in reversed(started):
-            console.print(Text(f"  safety net: rollback {rollback['executionArn'].rsplit(':', 1)[-1]}"))
+            console.print(Text(f"  safety net: {rollback['executionArn'].rsplit(':', 1)[-1]}"))
             deployed.watch(rollback["executionArn"], console)
         if started or time.monotonic() > deadline:
             return
@@ -310,3 +326,66 @@ def rollback(deployed: Deployed, pool: str | None, force: bool, console: Console
     result = deployed.watch(arn, console)
     execution.print_outcome(console, result, deployed.phase())
     return result
+
+
+# --- the writer: switchover, fallback, finish, recovery -------------------------------------------------------
+
+#: What an operator must know after a writer machine ended without completing, by the execution's error.
+_WRITER_AFTER = {
+    "SwitchoverReverted": "it was reverted before the flip: on-prem is still the writer and writes flow",
+    "FallbackReverted": "it was reverted before the flip: Aurora is still the writer and writes flow",
+    "SwitchoverUndone": "it flipped, could not start the way back, and flipped back before any write: on-prem is "
+    "the writer",
+    "FallbackUndone": "it flipped, could not start the way back, and flipped back before any write: Aurora is the "
+    "writer",
+    "WrongPhase": "the phase does not allow it: nothing was changed",
+    "WrongWriter": "the DB indirection already names the other database: nothing was changed",
+    "LegacyServing": "the legacy pool still has traffic: nothing was changed. Fix: finish the traffic cutover first",
+    "WritesStillPaused": "writes may still be paused: the safety net (writer-recovery) retries. Fix if they stay "
+    "paused: invoke recover-writer --env {env}",
+    "WriterStuck": "writes stay paused on purpose (no lossless way on); the safety net acts. Fix if it cannot: "
+    "invoke recover-writer --env {env} after reading the notice",
+}
+
+
+def writer_arn(deployed: Deployed, role: str) -> str:
+    arn = deployed.writer_arns.get(role)
+    if arn is None:
+        raise UserError(
+            f"the {role} state machine of '{deployed.env}' is not deployed (the writer machines need the DB "
+            f"indirection, the write-pause rule, the app NACL and the reverse DMS task). Fix: invoke deploy --env "
+            f"{deployed.env}"
+        )
+    return arn
+
+
+def writer_move(
+    deployed: Deployed, role: str, payload: dict[str, Any], console: Console, safety_net_seconds: float = 30.0
+) -> execution.Outcome:
+    """Run the switchover, fallback or finish to its end, then whatever its end set off (writer-recovery)."""
+    arn_of = writer_arn(deployed, role)
+    busy = [r for r, a in {**deployed.writer_arns, "cutover": deployed.cutover_arn,
+                           "rollback": deployed.rollback_arn}.items() if deployed.running(a)]
+    if busy:
+        raise UserError(
+            f"a {busy[0]} of '{deployed.env}' is running. Fix: watch it (invoke status --env {deployed.env} --live) "
+            "and start again once it has ended"
+        )
+    console.print(Text(f"{role} of {deployed.env}: phase {deployed.phase()}"))
+    arn = deployed.start(arn_of, payload, role)
+    result = deployed.watch(arn, console)
+    if not result.succeeded and "writer-recovery" in deployed.writer_arns:
+        follow_safety_net(deployed, arn, console, safety_net_seconds, deployed.writer_arns["writer-recovery"])
+    execution.print_outcome(console, result, deployed.phase())
+    return result
+
+
+def writer_failure_message(result: execution.Outcome, role: str, env: str) -> str:
+    known = _WRITER_AFTER.get(result.error or "")
+    if known is None:
+        known = (
+            f"it ended {result.status}" + (f" ({result.error})" if result.error else "") + ": the safety net "
+            f"(writer-recovery) lifts the pause and keeps the writer the DB indirection names. Fix: check invoke "
+            f"status --env {env} --live"
+        )
+    return f"the {role} did not complete; {known.format(env=env)} (see the cause above)"

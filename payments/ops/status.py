@@ -45,6 +45,7 @@ class EnvStatus:
     layers: list[LayerStatus]
     live_phase: str | None = None  #: what the cutover last recorded in SSM (``--live`` only)
     live_error: str | None = None  #: why ``--live`` could not read it
+    live_writer: str | None = None  #: the database the DB indirection names (``--live`` only)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class EnvStatus:
             "migrationPhaseTag": self.migration_phase,
             "deployedPhase": self.live_phase,
             "deployedPhaseError": self.live_error,
+            "writer": self.live_writer,
             "layers": [{"layer": ls.layer, "lastDeploy": _record(ls.deploy), "lastRun": _record(ls.run),
                         "promotedFrom": ls.provenance} for ls in self.layers],
         }
@@ -67,9 +69,38 @@ def collect(env: str, root: Path, *, live: bool = False) -> EnvStatus:
     if live:
         try:
             status.live_phase = deployed_phase(env, root, environment.settings.region)
+            status.live_writer = deployed_writer(env, root)
         except UserError as exc:
             status.live_error = str(exc)
     return status
+
+
+def deployed_writer(env: str, root: Path, route53: Any | None = None) -> str:
+    """Which database takes payments: the DB indirection's value (the only truth; the phase is what the machines
+    recorded), named after the data layer's outputs."""
+    from payments.cutover.runner import aws_errors, stack_outputs
+
+    data = stack_outputs(env, root)("data") or {}
+    zone, name = data.get("dbZoneId"), data.get("dbIndirectionName")
+    if not zone or not name:
+        return "unknown (no DB indirection deployed: the app writes to Aurora's endpoint directly)"
+    if route53 is None:
+        import boto3
+
+        route53 = boto3.client("route53")
+    with aws_errors(f"reading {name}"):
+        records = route53.list_resource_record_sets(
+            HostedZoneId=zone, StartRecordName=name, StartRecordType="CNAME", MaxItems="1"
+        )["ResourceRecordSets"]
+    found = [r for r in records if r["Name"].rstrip(".") == name.rstrip(".") and r["Type"] == "CNAME"]
+    if not found:
+        return f"unknown ({name} has no CNAME)"
+    value = str(found[0]["ResourceRecords"][0]["Value"]).rstrip(".")
+    if value == str(data.get("dbWriterEndpoint", "")).rstrip("."):
+        return f"Aurora ({value})"
+    if value == str(data.get("onPremDbName", "")).rstrip("."):
+        return f"on-prem MySQL ({value})"
+    return f"unknown ({name} -> {value})"
 
 
 def deployed_phase(env: str, root: Path, region: str) -> str:
@@ -137,6 +168,8 @@ def render(status: EnvStatus) -> RenderableType:
     heading = Text.assemble((f"{status.env} ({kind})", "bold"), f" — migration phase tag: {status.migration_phase}")
     if status.live_phase is not None:
         heading.append(f"; deployed phase (SSM): {status.live_phase}")
+    if status.live_writer is not None:
+        heading.append(f"; writer: {status.live_writer}")
     elif status.live_error is not None:
         heading.append("; deployed phase (SSM): unavailable, see the error below")
     table = Rows("", [("layer", "key"), ("last deploy (UTC)", "value"), ("last run (UTC)", "value"),
