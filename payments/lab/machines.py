@@ -26,16 +26,27 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from payments.cutover import emulator, execution, rehearsal
+from payments.core.environment import load_environment
+from payments.cutover import emulator, execution, rehearsal, writer_rehearsal
 from payments.cutover.emulator.lab_bridge import LabBridge, Wiring
+from payments.cutover.writer_rehearsal import WriterStandIns
 from payments.lab import manual
 from payments.lab.lab import Lab
 from payments.lab.process import LabError
 from payments.lab.proxy import POOLS
-from payments.lab.scenarios import Scenario, Timing
+from payments.lab.scenarios import Scenario, Timing, migration_settings
+from payments.layers.migration.machines.moves import POLL_RANGE
+from payments.layers.migration.machines.targets import WriterTargets
+from payments.layers.migration.names import WRITER_ROLES, MigrationNames
+from payments.layers.migration.safety_net import writer_rule_spec
 
 #: Gate readings per bake in a quick run (through the execution input; the definition is unchanged).
 QUICK_READS_PER_BAKE = 4
+SAFE = manual.Safeguards()  #: every safeguard on: what the planned switchover does
+#: The app NACL's ALLOW entry the fences sit below (the network layer's; the stand-in NACL has none).
+NETWORK_ALLOW_RULE = 100
+#: A state of the switchover inside the pause, after the old writer is fenced: where faults are injected.
+PAUSED_STATE = "StartPauseWaits"
 #: Real seconds an execution may take beyond its scaled waits before the run reports it hung.
 MARGIN_SECONDS = 60.0
 
@@ -46,8 +57,9 @@ def planned(env: str) -> rehearsal.Planned:
     return rehearsal.from_plan(env)
 
 
-def wiring_for(plan: rehearsal.Planned, timing: Timing) -> Wiring:
-    """The planned AWS names the bridge mirrors, from the plan's targets."""
+def wiring_for(plan: rehearsal.Planned, timing: Timing, writer: WriterTargets) -> Wiring:
+    """The AWS names the bridge mirrors: the plan's targets, and the writer machines' (pause rule, DMS tasks,
+    the DB indirection and its two values, the app NACL and each database's networks and port)."""
     targets = plan.targets
     return Wiring(
         listener_arn=targets.listener_arn,
@@ -55,8 +67,14 @@ def wiring_for(plan: rehearsal.Planned, timing: Timing) -> Wiring:
         gate_alarm=targets.gate_alarm_name,
         gate_members=tuple(targets.gate_members),
         gate_threshold=timing.gate_threshold,
-        replication_tasks={targets.dms_task_arn: "forward"} if targets.dms_task_arn else {},
-        dms_latency_alarm=targets.dms_latency_alarm_name,
+        write_pause_rule_arn=writer.pause_rule_arn,
+        replication_tasks={writer.forward_task_arn: "forward", writer.reverse_task_arn: "reverse"},
+        dms_latency_alarm=writer.forward_latency_alarm_name or targets.dms_latency_alarm_name,
+        writer_record=writer.indirection_name,
+        record_targets={writer.onprem_name: "onprem", writer.aurora_endpoint: "aws"},
+        network_acl_id=writer.nacl_id,
+        database_networks={"onprem": writer.onprem_fence.cidrs, "aws": writer.aurora_fence.cidrs},
+        database_ports={"onprem": writer.onprem_fence.port, "aws": writer.aurora_fence.port},
     )
 
 
@@ -70,10 +88,55 @@ class Machines:
         self.timing = timing
         self.session = session
         self.scale = scale_of(plan, timing)
+        self.settings = migration_settings(plan.targets.environment)
+        #: the write pause's scale: the planned maxWritePauseSeconds lasts the run's bound (quick: 300 s in 10 s)
+        self.pause_scale = timing.max_write_pause_seconds / float(self.settings.max_write_pause_seconds)
         self.executions: list[dict[str, Any]] = []  #: each execution: machine, status, error, states entered
         self.standins = rehearsal.install(session, plan)
         self._align_targets()
-        self.bridge = LabBridge(session, lab, wiring_for(plan, timing))
+        self.writer = self._install_writer()
+        self.bridge = LabBridge(session, lab, wiring_for(plan, timing, self.writer.targets))
+        self.bridge.check_agrees()
+
+    def _install_writer(self) -> WriterStandIns:
+        """The writer machines, built by the migration layer's own functions from the plan's targets and the
+        writer's stand-ins (the plan does not hold them until the upstream layers export what they act on), their
+        safety net's rule, and stand-ins as the lab starts: on-prem the writer, Aurora fenced, writes not paused."""
+        plan, session = self.plan, self.session
+        names = MigrationNames(load_environment(plan.targets.environment).suffix, emulator.REGION,
+                               emulator.ACCOUNT_ID)
+        forward = plan.targets.dms_task_arn or self._forward_task(names.suffix)
+        writer = writer_rehearsal.create_writer_standins(session, names, plan.targets.listener_arn, forward)
+        w = writer.targets
+        # The network layer's ALLOW entries on the app NACL, above which the fences deny (lowest number first).
+        session.client("ec2").create_network_acl_entry(
+            NetworkAclId=w.nacl_id, RuleNumber=NETWORK_ALLOW_RULE, Protocol="-1", RuleAction="allow", Egress=True,
+            CidrBlock="0.0.0.0/0")
+        writer.reset(writer="onprem", fence=tuple(rule for rule, _ in w.aurora_fence.entries()))
+        targets = dataclasses.replace(plan.targets, machine_arns=names.all_machine_arns)
+        definitions = writer_rehearsal.writer_definitions(targets, w, self.settings)
+        for role in WRITER_ROLES:
+            self.standins.machine_arns[role] = rehearsal.create_state_machine(session, definitions[role],
+                                                                              names.machine(role))
+        spec = writer_rule_spec([self.standins.machine_arns[r] for r in ("switchover", "fallback", "finish")])
+        rehearsal.install_rules(session, (rehearsal.Rule(
+            f"safety-net-{spec.trigger}", json.dumps(spec.pattern), self.standins.machine_arns["writer-recovery"],
+            spec.input_paths, spec.input_template),))
+        return writer
+
+    def _forward_task(self, suffix: str) -> str:
+        """The forward DMS task's stand-in, when the plan has none (dev plans no DMS source)."""
+        dms = self.session.client("dms")
+        region, account = self.session.region, emulator.ACCOUNT_ID
+        created = dms.create_replication_task(
+            ReplicationTaskIdentifier=f"dms-forward-{suffix}",
+            SourceEndpointArn=f"arn:aws:dms:{region}:{account}:endpoint:ONPREM",
+            TargetEndpointArn=f"arn:aws:dms:{region}:{account}:endpoint:AURORA",
+            ReplicationInstanceArn=f"arn:aws:dms:{region}:{account}:rep:INSTANCE",
+            MigrationType="full-load-and-cdc", TableMappings=json.dumps({"rules": []}),
+        )["ReplicationTask"]["ReplicationTaskArn"]
+        emulator.pin_dms_task(created, created, region)
+        return str(created)
 
     def _align_targets(self) -> None:
         """One registered target per lab instance of each pool, in order (target n stands for ``<pool>-n``)."""
@@ -101,17 +164,29 @@ class Machines:
         virtual += 2 * float(d.get("maxPolls") or 1) * poll
         return virtual * self.scale + MARGIN_SECONDS
 
+    def _pause_budget(self) -> float:
+        """Real seconds a writer machine may take: its hold, and its pause many times over, scaled, plus a margin."""
+        virtual = float(self.settings.switchover_hold_seconds) + 4 * float(self.settings.max_write_pause_seconds)
+        return virtual * self.pause_scale + MARGIN_SECONDS
+
     def run(self, role: str, payload: dict[str, Any], steps: int = 1) -> execution.Outcome:
         """Start the `role` machine with `payload`, wait for it and whatever it set off (the safety net)."""
+        writer_role = role in WRITER_ROLES
+        assert isinstance(self.session.clock, emulator.WallClock)
+        self.session.clock.set_scale(self.pause_scale if writer_role else self.scale)
         sfn = self.session.client("stepfunctions")
         arn = sfn.start_execution(stateMachineArn=self.standins.machine_arns[role], name=f"lab-{uuid.uuid4().hex[:12]}",
                                   input=json.dumps(payload))["executionArn"]
-        budget = self._budget(steps)
+        budget = self._budget(steps) if not writer_role else self._pause_budget()
         self.session.wait(arn, timeout=budget)
         self.session.settle(timeout=budget)
-        result = execution.outcome(sfn, arn, execution.steps_of(execution.events(sfn, arn)), self.standins.weights())
+        history = execution.events(sfn, arn)
+        result = execution.outcome(sfn, arn, execution.steps_of(history), self.standins.weights())
+        failed = [e["type"] for e in history if e["type"] in ("TaskFailed", "TaskTimedOut")]
         self.executions.append({"machine": role, "status": result.status, "error": result.error,
-                                "states": len(result.steps), "weights": result.weights})
+                                "states": len(result.steps), "tasksFailedOrTimedOut": len(failed),
+                                "seconds": round((history[-1]["timestamp"] - history[0]["timestamp"]).total_seconds(), 1),
+                                "weights": result.weights})
         if self.bridge.errors:
             raise LabError(f"the lab could not mirror the {role} machine's calls: {'; '.join(self.bridge.errors)}")
         return result
@@ -135,8 +210,10 @@ def machines(lab: Lab, plan: rehearsal.Planned, timing: Timing) -> Iterator[Mach
 
 
 class MachineSteps(manual.ManualSteps):
-    """:class:`payments.lab.manual.Steps` through the planned machines where they exist: the cutover and the
-    rollback machine move traffic; the database steps are still :class:`~payments.lab.manual.ManualSteps`'."""
+    """:class:`payments.lab.manual.Steps` through the machines: the cutover and the rollback machine move
+    traffic, the switchover, fallback and finish machines move the writer. A switchover with a safeguard removed
+    (the breaking scenarios) stays :class:`~payments.lab.manual.ManualSteps`': a definition is never changed for
+    the lab."""
 
     def __init__(self, machines: Machines) -> None:
         self.machines = machines
@@ -176,13 +253,69 @@ class MachineSteps(manual.ManualSteps):
                        f"lab weights {lab.weights()}")
 
     def roll_back(self, lab: Lab) -> None:
-        if lab.writer() != "onprem":
-            # main's rollback machine does not know the writer yet: the refusal is the manual step's until then
-            manual.rollback_traffic(lab)
+        before = lab.weights()
         result = self.machines.run("rollback", {"trigger": "operator", "pool": "legacy"})
+        if result.error == "DatabaseOnAws" and lab.weights() == before:
+            raise manual.RefusedError(f"the rollback machine refused: {result.cause}")
         if not result.succeeded or lab.weights().get("legacy") != 100:
             raise LabError(f"the rollback machine ended {result.status} ({result.error}: {result.cause}); "
                            f"lab weights {lab.weights()}")
+
+
+    # -- the writer ------------------------------------------------------------------------------------------
+
+    def _writer_input(self, timing: Timing) -> dict[str, Any]:
+        m = self.machines
+        payload: dict[str, Any] = {"pollSeconds": POLL_RANGE[0]}
+        if timing.is_quick:  # the hold on 0 % legacy, as long as the run's hold
+            payload["holdSeconds"] = max(0, round(timing.hold_seconds / m.pause_scale))
+        return payload
+
+    def _move(self, lab: Lab, timing: Timing, role: str, phase: str,
+              during_pause: Callable[[], None] | None = None, stop: bool = False) -> execution.Outcome:
+        control = self.machines.session.control
+        if during_pause:
+            control.when_entered(PAUSED_STATE, lambda entered: during_pause())
+        if stop:
+            control.stop_at(PAUSED_STATE, cause="lab: a person stops the execution mid-pause")
+        try:
+            with lab.phase(phase):
+                return self.machines.run(role, self._writer_input(timing))
+        finally:
+            control.reset()
+
+    def switch_over(self, lab: Lab, timing: Timing, safeguards: manual.Safeguards = SAFE,
+                    during_pause: Callable[[], None] | None = None) -> None:
+        if safeguards != SAFE:
+            super().switch_over(lab, timing, safeguards, during_pause)
+            return
+        result = self._move(lab, timing, "switchover", "db-switchover", during_pause)
+        self._moved(lab, result, "aws")
+
+    def fall_back(self, lab: Lab, timing: Timing) -> None:
+        self._moved(lab, self._move(lab, timing, "fallback", "db-fallback"), "onprem")
+
+    def _moved(self, lab: Lab, result: execution.Outcome, new: str) -> None:
+        if result.succeeded and lab.writer() == new and not lab.write_paused:
+            return
+        old = "onprem" if new == "aws" else "aws"
+        if not result.succeeded and lab.writer() == old and not lab.write_paused:
+            raise manual.AbortedError(f"{result.error}: {result.cause}")
+        raise LabError(f"the {'switchover' if new == 'aws' else 'fallback'} machine ended {result.status} "
+                       f"({result.error}: {result.cause}); lab: {lab.summary()}")
+
+    def stop_mid_pause(self, lab: Lab, timing: Timing) -> None:
+        result = self._move(lab, timing, "switchover", "db-switchover", stop=True)
+        recovered = [e for e in self.machines.executions if e["machine"] == "writer-recovery"]
+        if result.status != "ABORTED" or lab.write_paused:
+            raise LabError(f"the stopped switchover ended {result.status}; lab: {lab.summary()}")
+        del recovered  # the recovery's own execution is listed with the run (machineExecutions)
+
+    def complete(self, lab: Lab) -> None:
+        with lab.phase("cutover-complete"):
+            result = self.machines.run("finish", {})
+        if not result.succeeded:
+            raise LabError(f"the finish machine ended {result.status} ({result.error}: {result.cause})")
 
 
 @dataclasses.dataclass

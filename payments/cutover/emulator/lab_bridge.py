@@ -50,6 +50,9 @@ class LabLike(Protocol):
     def set_indirection(self, target: Any) -> None: ...
     def set_fence(self, database: Any, blocked: bool) -> None: ...
     def fence_state(self) -> dict[str, bool]: ...
+    def writer(self) -> str: ...
+    @property
+    def write_paused(self) -> bool: ...
     def gate_alarm(self, pool: str, threshold: float) -> bool: ...
     def instance_health(self) -> dict[str, bool]: ...
 
@@ -243,12 +246,8 @@ def _fences(bridge: LabBridge, call: Call) -> None:
     a database is fenced when egress to every one of its networks on the database port is denied."""
     if call.params.get("NetworkAclId") != bridge.wiring.network_acl_id:
         return
-    acl = bridge.client("ec2").describe_network_acls(NetworkAclIds=[bridge.wiring.network_acl_id])["NetworkAcls"][0]
     now = bridge.lab.fence_state()
-    for database, networks in bridge.wiring.database_networks.items():
-        hosts = [str(next(ipaddress.ip_network(n, strict=False).hosts())) for n in networks]
-        port = bridge.wiring.database_ports.get(database, bridge.wiring.database_port)
-        blocked = all(fenced(acl.get("Entries") or [], host, port) for host in hosts)
+    for database, blocked in bridge.moto_fences().items():
         if now.get(database) != blocked:
             bridge.lab.set_fence(database, blocked)
 
@@ -371,7 +370,11 @@ class LabBridge:
         self.wiring = wiring
         self.mirrored: list[tuple[str, str]] = []  #: (service, action) of every call mirrored, in order
         self.errors: list[str] = []  #: why a mirror failed (the Task failed with LabMirrorFailed)
-        self.started: dict[str, bool] = {}  #: lab directions started through the bridge
+        #: lab directions that have run (started before the bridge, e.g. the parallel run's forward task, or
+        #: through it): a stopped one is "stopped", never "ready" again
+        self.started: dict[str, bool] = {
+            d: str(getattr(lab.replication_status(d).state, "value", "")) != "stopped"
+            for d in set(wiring.replication_tasks.values())}
         self._lock = threading.RLock()
 
     def client(self, service: str) -> Any:
@@ -384,6 +387,47 @@ class LabBridge:
 
         group = elbv2_backends[ACCOUNT_ID][self.session.region].target_groups[target_group_arn]
         return list(group.targets)
+
+    # --- what moto holds ----------------------------------------------------------------------------------
+
+    def moto_fences(self) -> dict[str, bool]:
+        """Each wired database: is the app fenced from it by the NACL moto holds?"""
+        w = self.wiring
+        acl = self.client("ec2").describe_network_acls(NetworkAclIds=[w.network_acl_id])["NetworkAcls"][0]
+        out = {}
+        for database, networks in w.database_networks.items():
+            hosts = [str(next(ipaddress.ip_network(n, strict=False).hosts())) for n in networks]
+            port = w.database_ports.get(database, w.database_port)
+            out[database] = all(fenced(acl.get("Entries") or [], host, port) for host in hosts)
+        return out
+
+    def moto_writer(self) -> str | None:
+        """The database the writer record names in moto (None: no such record)."""
+        route53, record = self.client("route53"), _dns(self.wiring.writer_record or "")
+        targets = {_dns(k): v for k, v in self.wiring.record_targets.items()}
+        for zone in route53.list_hosted_zones()["HostedZones"]:
+            for rrset in route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]:
+                if _dns(rrset["Name"]) == record:
+                    values = [r["Value"] for r in rrset.get("ResourceRecords") or []]
+                    return targets.get(_dns(values[0])) if values else None
+        return None
+
+    def check_agrees(self) -> None:
+        """Moto's pause rule, writer record and NACL say what the lab does (before the machines run): a machine
+        deciding on moto's state then acts on the lab's."""
+        w, lab = self.wiring, self.lab
+        moto: dict[str, Any] = {}
+        ours: dict[str, Any] = {}
+        if w.write_pause_rule_arn:
+            rules = self.client("elbv2").describe_rules(ListenerArn=w.listener_arn)["Rules"]
+            moto["write paused"] = any(pause_rule(r) for r in rules if not r.get("IsDefault"))
+            ours["write paused"] = lab.write_paused
+        if w.writer_record:
+            moto["writer"], ours["writer"] = self.moto_writer(), lab.writer()
+        if w.network_acl_id:
+            moto["fences"], ours["fences"] = self.moto_fences(), lab.fence_state()
+        if moto != ours:
+            raise MirrorError(f"the emulated AWS ({moto}) does not say what the lab does ({ours})")
 
     # --- alarms ------------------------------------------------------------------------------------------
 
