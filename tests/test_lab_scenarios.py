@@ -37,8 +37,8 @@ def passwords(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 def test_the_full_migration_driven_by_the_planned_machines_loses_and_duplicates_no_payment(
         tmp_path: Path, passwords: list[str]) -> None:
-    """dev's planned cutover machine moves the traffic (its waits on a scaled wall clock, its calls mirrored onto
-    the lab by the bridge); the database steps are the manual driver's until their machines exist."""
+    """dev's planned cutover machine moves the traffic, the switchover and finish machines move the writer (their
+    waits on a scaled wall clock, their calls mirrored onto the lab by the bridge)."""
     figures = scenarios.run("full", MachineDriver("dev"), QUICK)
 
     assert figures.passed, figures.verdict()
@@ -51,7 +51,13 @@ def test_the_full_migration_driven_by_the_planned_machines_loses_and_duplicates_
     assert 0 < figures.load.longest_write_pause_seconds <= QUICK.max_write_pause_seconds + 5.0
     answered = {key.split()[0] for key in figures.answers}
     assert {"legacy", "blue", "edge"} <= answered, "both pools took payments and the pause answered some"
-    assert [(e["machine"], e["status"]) for e in figures.machine_executions] == [("cutover", "SUCCEEDED")]
+    assert [(e["machine"], e["status"]) for e in figures.machine_executions] == [
+        ("cutover", "SUCCEEDED"), ("switchover", "SUCCEEDED"), ("finish", "SUCCEEDED")]
+    mirrored = [e["operation"] for e in figures.events if e["operation"] in (
+        "set_write_pause", "set_fence", "replication_stop", "set_indirection", "replication_start")]
+    assert mirrored == ["replication_start", "set_write_pause", "set_fence", "replication_stop", "set_indirection",
+                        "set_fence", "replication_start", "set_write_pause", "replication_stop"], (
+        "pause, fence on-prem, drained and stopped, flip, open aws, reverse from now, lift; finish stops reverse")
     weights = [json.loads(e["detail"]) for e in figures.events if e["operation"] == "set_weights"]
     assert [w["blue"] for w in weights] == [5, 25, 50, 100], "each ModifyListener of the machine reached the proxy"
 
