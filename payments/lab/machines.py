@@ -158,6 +158,8 @@ class MachineSteps(manual.ManualSteps):
         if timing.is_quick:  # the gate read 4 times a bake (dev's 15 s poll is 16 reads of 2 s): CPU, not cover
             bake = int(m.plan.defaults["bakeSeconds"])
             payload["pollSeconds"] = max(int(m.plan.defaults.get("pollSeconds") or 1), bake // QUICK_READS_PER_BAKE)
+            # the hold after the last step (gate watched, source warm) as long as the run's hold
+            payload["holdSeconds"] = max(payload["pollSeconds"], round(timing.hold_seconds / m.scale))
         if m.standins.task_definition_arn:
             payload["taskDefinition"] = m.standins.task_definition_arn
         try:
