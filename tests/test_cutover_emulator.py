@@ -523,3 +523,24 @@ def test_after_a_rollback_of_the_split_the_cutover_runs(aws: emulator.Session) -
     result = rig.run()
     assert result.status == "SUCCEEDED", result.cause
     assert result.weights == {"legacy": 0, "blue": 100, "green": 0}
+
+
+def test_the_gate_is_watched_after_the_last_step_even_from_legacy(aws: emulator.Session) -> None:
+    """The on-prem pool is never scaled down, but a failure that shows only at 100 % must still bring traffic
+    back while it is warm: the hold watches the gate whatever the source."""
+    rig = Rig(aws, make_targets(), CutoverInput())
+    hold = {"holdSeconds": 4 * FAST["pollSeconds"]}
+    cloudwatch = aws.client("cloudwatch")
+    ticks: list[float] = []
+
+    def breach_on_second_reading(entered: Any) -> None:
+        ticks.append(entered.at)
+        if len(ticks) == 2:
+            cloudwatch.set_alarm_state(AlarmName=rig.targets.gate_alarm_name, StateValue="ALARM", StateReason="t")
+
+    aws.control.when_entered("HoldSourceTick", breach_on_second_reading, once=False)
+    result = rig.run(hold)
+    assert result.status == "FAILED" and result.error == "CutoverRolledBack", result.cause
+    assert "during the hold" in (result.cause or "")
+    assert result.weights == START  # back on legacy
+    assert rig.standins.phase() == "rolled-back"

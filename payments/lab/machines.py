@@ -170,26 +170,42 @@ class Machines:
         return virtual * self.pause_scale + MARGIN_SECONDS
 
     def run(self, role: str, payload: dict[str, Any], steps: int = 1) -> execution.Outcome:
-        """Start the `role` machine with `payload`, wait for it and whatever it set off (the safety net)."""
+        """Start the `role` machine with `payload`, wait for it and whatever it set off (the safety net); each
+        execution, the safety net's too, is recorded in :attr:`executions`."""
         writer_role = role in WRITER_ROLES
         assert isinstance(self.session.clock, emulator.WallClock)
         self.session.clock.set_scale(self.pause_scale if writer_role else self.scale)
         sfn = self.session.client("stepfunctions")
+        delivered = len(self.session.events.delivered)
         arn = sfn.start_execution(stateMachineArn=self.standins.machine_arns[role], name=f"lab-{uuid.uuid4().hex[:12]}",
                                   input=json.dumps(payload))["executionArn"]
         budget = self._budget(steps) if not writer_role else self._pause_budget()
         self.session.wait(arn, timeout=budget)
         self.session.settle(timeout=budget)
-        history = execution.events(sfn, arn)
-        result = execution.outcome(sfn, arn, execution.steps_of(history), self.standins.weights())
-        failed = [e["type"] for e in history if e["type"] in ("TaskFailed", "TaskTimedOut")]
-        self.executions.append({"machine": role, "status": result.status, "error": result.error,
-                                "states": len(result.steps), "tasksFailedOrTimedOut": len(failed),
-                                "seconds": round((history[-1]["timestamp"] - history[0]["timestamp"]).total_seconds(), 1),
-                                "weights": result.weights})
+        result = self._record(role, arn)
+        for started in self.session.events.delivered[delivered:]:
+            given = started["input"] if isinstance(started["input"], dict) else {}
+            self._record(f"rollback ({given.get('trigger', started['rule'])}, safety net)", started["executionArn"])
         if self.bridge.errors:
             raise LabError(f"the lab could not mirror the {role} machine's calls: {'; '.join(self.bridge.errors)}")
         return result
+
+    def _record(self, machine: str, arn: str) -> execution.Outcome:
+        sfn = self.session.client("stepfunctions")
+        history = execution.events(sfn, arn)
+        result = execution.outcome(sfn, arn, execution.steps_of(history), self.standins.weights())
+        failed = [e["type"] for e in history if e["type"] in ("TaskFailed", "TaskTimedOut")]
+        self.executions.append({
+            "machine": machine, "status": result.status, "error": result.error, "states": len(result.steps),
+            "tasksFailedOrTimedOut": len(failed),
+            "seconds": round((history[-1]["timestamp"] - history[0]["timestamp"]).total_seconds(), 1),
+            "weights": result.weights})
+        return result
+
+    def rolled_back_by_safety_net(self, since: int) -> bool:
+        """Did the safety net's gate-alarm rule start a rollback that succeeded, among executions since `since`?"""
+        return any(e["machine"].startswith("rollback (gate-alarm") and e["status"] == "SUCCEEDED"
+                   for e in self.executions[since:])
 
 
 def scale_of(plan: rehearsal.Planned, timing: Timing) -> float:
@@ -235,8 +251,11 @@ class MachineSteps(manual.ManualSteps):
         if timing.is_quick:  # the gate read 4 times a bake (dev's 15 s poll is 16 reads of 2 s): CPU, not cover
             bake = int(m.plan.defaults["bakeSeconds"])
             payload["pollSeconds"] = max(int(m.plan.defaults.get("pollSeconds") or 1), bake // QUICK_READS_PER_BAKE)
+            # the hold after the last step (gate watched, source warm) as long as the run's hold
+            payload["holdSeconds"] = max(payload["pollSeconds"], round(timing.hold_seconds / m.scale))
         if m.standins.task_definition_arn:
             payload["taskDefinition"] = m.standins.task_definition_arn
+        since = len(m.executions)
         try:
             with lab.phase("app-cutover"):
                 result = m.run("cutover", payload, steps=len(timing.steps))
@@ -247,8 +266,12 @@ class MachineSteps(manual.ManualSteps):
                 time.sleep(timing.hold_seconds)  # 0 % on legacy for the configured hold
             return None
         rolled_back = lab.weights().get("legacy") == 100
-        if "GateAlarm" in f"{result.error} {result.cause}" and reached and rolled_back:
-            return reached[-1]  # the gate alarmed during that step's bake; the machine rolled traffic back
+        # The gate alarmed during that step's bake: the cutover rolled traffic back itself, or the safety net's
+        # rule on the gate alarm stopped it and the rollback machine did (whichever came first).
+        gate = "GateAlarm" in f"{result.error} {result.cause}" or (
+            result.status == "ABORTED" and m.rolled_back_by_safety_net(since))
+        if gate and reached and rolled_back:
+            return reached[-1]
         raise LabError(f"the cutover machine ended {result.status} ({result.error}: {result.cause}); "
                        f"lab weights {lab.weights()}")
 

@@ -26,7 +26,7 @@ SAFE_EVENTS = 22_500
 
 #: A whole cutover with one step, no extra polls, the DMS stage, a scale-down hold, ending in a rollback
 #: from the hold: every state that runs once per execution.
-EVENTS_FIXED = 246
+EVENTS_FIXED = 244
 #: Each further traffic step (set weights, one gate reading, step bookkeeping).
 EVENTS_PER_STEP = 34
 #: Each further gate reading in a bake or the hold (wait, tick, read, decide).

@@ -1,6 +1,9 @@
-"""The end of a cutover: record the phase, notify, and optionally hold the source warm then scale it down.
+"""The end of a cutover: record the phase, notify, hold the source warm while the gate watches, then optionally
+scale the source down.
 
-Once the last step's bake has passed, the cutover has succeeded: traffic is 100 % on the target and healthy.
+Once the last step's bake has passed, traffic is 100 % on the target and healthy. The gate is still watched for
+``holdSeconds`` afterwards, whatever the source (the on-prem pool is never scaled down, but a failure that only
+shows at full load must still send traffic back while the source is warm).
 Bookkeeping that fails after that (a throttled ``PutParameter``, a notice that cannot be sent, a scale-down
 refused) must not undo it, so it ends the execution SUCCEEDED with ``$.warnings`` saying what to finish by hand,
 never FAILED (a failed execution is what the safety net rolls back). Only the gate, watched through the hold
@@ -52,7 +55,7 @@ def finalize(targets: Targets, rollback: str) -> States:
             f"Cutover complete ({env})",
             f"payments {env}: 100% of traffic is on {{}} (from {{}}). Phase: {MigrationPhase.APP_ON_AWS.value}.",
             ["$.pools.target.name", "$.pools.source.name"],
-            "ScaleDownWanted",
+            "HoldSource",
         ),
         "ScaleDownWanted": {
             "Type": "Choice",
@@ -62,7 +65,7 @@ def finalize(targets: Targets, rollback: str) -> States:
                         {"Variable": "$.config.scaleDownSource", "BooleanEquals": True},
                         {"Variable": "$.pools.source.hasService", "BooleanEquals": True},
                     ],
-                    "Next": "HoldSource",
+                    "Next": "ScaleDownSource",
                 }
             ],
             "Default": "CutoverComplete",
@@ -71,14 +74,14 @@ def finalize(targets: Targets, rollback: str) -> States:
             targets,
             "HoldSource",
             "holdSeconds",
-            done="ScaleDownSource",
+            done="ScaleDownWanted",
             breached="GateBreachedInHold",
             on_error="HoldGateUnreadable",
             when="while the source is held warm",
         ),
         **_warning(
             "HoldGateUnreadable",
-            "the gate could not be read during the hold: the source was kept warm, not scaled down",
+            "the gate could not be read during the hold: the source was kept warm (not scaled down); watch it",
             "CutoverComplete",
         ),
         **gate_culprits(targets, "GateBreachedInHold", next_="GateBreachedInHoldError"),
