@@ -184,11 +184,15 @@ class Machines:
         self.session.settle(timeout=budget)
         result = self._record(role, arn)
         for started in self.session.events.delivered[delivered:]:
-            given = started["input"] if isinstance(started["input"], dict) else {}
-            self._record(f"rollback ({given.get('trigger', started['rule'])}, safety net)", started["executionArn"])
+            self._record(f"{self._role_of(started['executionArn'])} (safety net: {started['rule']})",
+                         started["executionArn"])
         if self.bridge.errors:
             raise LabError(f"the lab could not mirror the {role} machine's calls: {'; '.join(self.bridge.errors)}")
         return result
+
+    def _role_of(self, execution_arn: str) -> str:
+        machine = execution_arn.rsplit(":", 1)[0].replace(":execution:", ":stateMachine:")
+        return next((role for role, arn in self.standins.machine_arns.items() if arn == machine), machine)
 
     def _record(self, machine: str, arn: str) -> execution.Outcome:
         sfn = self.session.client("stepfunctions")
@@ -204,8 +208,8 @@ class Machines:
 
     def rolled_back_by_safety_net(self, since: int) -> bool:
         """Did the safety net's gate-alarm rule start a rollback that succeeded, among executions since `since`?"""
-        return any(e["machine"].startswith("rollback (gate-alarm") and e["status"] == "SUCCEEDED"
-                   for e in self.executions[since:])
+        return any(e["machine"].startswith("rollback (safety net") and "gate-alarm" in e["machine"]
+                   and e["status"] == "SUCCEEDED" for e in self.executions[since:])
 
 
 def scale_of(plan: rehearsal.Planned, timing: Timing) -> float:
