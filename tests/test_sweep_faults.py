@@ -426,6 +426,10 @@ def _both_dead_at_first_step(standins: rehearsal.StandIns) -> None:
     standins.session.control.when_entered("BakeGate", die)
 
 
+def _database_on_aws(standins: rehearsal.StandIns) -> None:
+    standins.client("ssm").put_parameter(Name=standins.targets.phase_parameter_name, Value="db-on-aws", Overwrite=True)
+
+
 def _gate_alarm(standins: rehearsal.StandIns) -> None:
     standins.set_gate("ALARM", "fault sweep: gate in ALARM before the start")
 
@@ -459,6 +463,12 @@ ROUTES = [
         reaches=("TargetServiceMissing",),
     ),
     Route("legacy-to-green", "input targetPool green", {"targetPool": "green"}, reaches=("PoolsLegacyToGreen",)),
+    Route(
+        "database-on-aws",
+        "the phase says Aurora is the writer: legacy must get no traffic",
+        prepare=_database_on_aws,
+        reaches=("DatabaseOnAws",),
+    ),
     Route(
         "green-to-blue",
         "input green -> blue",
@@ -782,6 +792,7 @@ UNTOUCHED = (
     "ListenerNotOnSource",
     "AnotherExecutionRunning",
     "RunUnrecorded",
+    "DatabaseOnAws",
 )
 
 

@@ -19,7 +19,7 @@ import pytest
 from payments.cutover import emulator, execution, rehearsal
 from payments.cutover.writer_rehearsal import WriterStandIns, create_writer_standins, writer_definitions
 from payments.layers.migration.machines.targets import Targets
-from payments.layers.migration.names import MigrationNames
+from payments.layers.migration.names import WRITER_OUTPUTS, MigrationNames
 from payments.layers.migration.safety_net import writer_rule_spec
 from payments.layers.migration.settings import MigrationSettings
 
@@ -334,7 +334,7 @@ def deployed(rig: Rig) -> Any:
             "cutoverStateMachineArn": rig.arns["cutover"],
             "rollbackStateMachineArn": rig.arns["rollback"],
             "phaseParameterName": TARGETS.phase_parameter_name,
-            **{key: rig.arns[role] for role, key in runner.WRITER_OUTPUTS.items()},
+            **{key: rig.arns[role] for role, key in WRITER_OUTPUTS.items()},
         },
         "edge": {"httpsListenerArn": TARGETS.listener_arn, "targetGroupArns": dict(TARGETS.target_group_arns)},
     }

@@ -198,3 +198,79 @@ def test_every_api_action_of_the_writer_machines_is_in_the_effects_or_answers_ta
     for resource in task_resources(definitions()[role]):
         action = model.action_of(resource)
         assert action in model.EFFECTS or action in model.ANSWERS or action in model.SILENT, action
+
+
+def test_a_pause_too_short_for_its_waits_is_refused_with_the_least_that_fits() -> None:
+    from payments.core.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        dataclasses.replace(SHIPPED, max_write_pause_seconds=120).check("payments-migration")
+    text = str(err.value)
+    assert text.startswith("payments-migration:maxWritePauseSeconds: 120 s leaves room for 0 polls")
+    assert f"at least {SMALL.max_write_pause_seconds}" in text and "\n" not in text
+
+
+def test_only_the_switchover_and_the_fallback_may_flip_the_writer() -> None:
+    from payments.layers.migration.writer_workflow import writer_policy
+
+    def actions(role: str) -> dict[str, Any]:
+        doc = writer_policy(role, TARGETS, WRITER, parameter_arns=["arn:aws:ssm:us-east-1:123456789012:parameter/x"],
+                            topic_key_arn="arn:aws:kms:us-east-1:123456789012:key/k", region="us-east-1",
+                            account_id="123456789012")
+        return {a: st for st in doc["Statement"] for a in st["Action"]}
+
+    for role in ("switchover", "fallback"):
+        flip = actions(role)["route53:ChangeResourceRecordSets"]
+        assert flip["Resource"] == f"arn:aws:route53:::hostedzone/{WRITER.zone_id}"
+        names = flip["Condition"]["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"]
+        assert names == [WRITER.indirection_name]
+    recovery, finish = actions("writer-recovery"), actions("finish")
+    assert "route53:ChangeResourceRecordSets" not in recovery and "ec2:CreateNetworkAclEntry" in recovery
+    assert set(finish) >= {"dms:StopReplicationTask"} and "dms:StartReplicationTask" not in finish
+    assert finish["dms:StopReplicationTask"]["Resource"] == [WRITER.reverse_task_arn]
+    assert not any(a.startswith(("ec2:Create", "elasticloadbalancing:Modify")) for a in finish)
+
+
+@pytest.mark.parametrize("role", ["switchover", "fallback", "writer-recovery", "finish"])
+def test_each_writer_role_allows_every_action_its_definition_calls(role: str) -> None:
+    from payments.layers.migration.machines.asl import task_resources
+    from payments.layers.migration.writer_workflow import writer_policy
+
+    doc = writer_policy(role, TARGETS, WRITER, parameter_arns=["p"], topic_key_arn="k", region="us-east-1",
+                        account_id="123456789012")
+    allowed = {a.lower() for st in doc["Statement"] for a in st["Action"]}
+    prefix = {"elasticloadbalancingv2": "elasticloadbalancing", "databasemigration": "dms", "sfn": "states"}
+    for resource in task_resources(definitions()[role]):
+        action = model.action_of(resource)
+        service, name = action.split(":")
+        assert f"{prefix.get(service, service)}:{name}".lower() in allowed, (role, action)
+
+
+def test_the_longest_writer_execution_stays_far_inside_the_history_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The longest hold the input accepts (3600 s read every 30 s) and every pause poll: a Task state costs at most
+    5 history events (entered, scheduled, started, succeeded, exited), any other state 2."""
+    from payments.layers.migration import budget
+
+    monkeypatch.setattr(model, "MAX_VISITS", 200)
+    defs = definitions(SHIPPED)
+    worst = 0
+    for role, world in (("switchover", "app-on-aws"), ("fallback", "db-on-aws"), ("finish", "db-on-aws")):
+        states = defs[role]["States"]
+        for path in model.walk(SUBJECT, defs[role], role, model.worlds(SUBJECT)[world],
+                               {"holdSeconds": 3600, "pollSeconds": 30}, inject=False, machine_arn=ARNS[role]):
+            events = sum(5 if states[s]["Type"] == "Task" else 2 for s in path.steps)
+            worst = max(worst, events)
+    assert 1000 < worst < budget.SAFE_EVENTS // 4, worst
+
+
+def test_dms_without_an_on_prem_record_is_one_line_naming_the_data_layer_key() -> None:
+    from payments.core.errors import ConfigError
+    from payments.layers.migration.writer_workflow import require_on_prem_name
+
+    assert require_on_prem_name("onprem-db.dev.payments.internal", "payments-migration") == (
+        "onprem-db.dev.payments.internal"
+    )
+    with pytest.raises(ConfigError) as err:
+        require_on_prem_name(None, "payments-migration")
+    assert str(err.value).startswith("payments-migration:dmsSourceSecretArn: DMS is on here")
+    assert "payments-data:onPremDbAddress" in str(err.value) and "\n" not in str(err.value)

@@ -118,6 +118,14 @@ EXPORTS: dict[str, tuple[Output, ...]] = {
         _o("cutoverLogGroupName", S, "state machine execution log group"),
         _o("phaseParameterName", S, "SSM parameter holding the migration phase"),
         _o("dmsTaskArn", S, "DMS replication task ARN", optional=True),
+        _o("switchoverStateMachineArn", S, "database switchover state machine ARN (writer on-prem -> Aurora)",
+           optional=True),
+        _o("fallbackStateMachineArn", S, "database fallback state machine ARN (writer Aurora -> on-prem)",
+           optional=True),
+        _o("finishStateMachineArn", S, "finish state machine ARN (phase cutover-complete, reverse stopped)",
+           optional=True),
+        _o("writerRecoveryStateMachineArn", S, "writer-recovery state machine ARN (the writer machines' safety net)",
+           optional=True),
     ),
 }
 

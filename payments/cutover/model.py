@@ -46,6 +46,14 @@ from payments.core.environment import AURORA_PHASES, MigrationPhase
 from payments.layers.migration.machines.targets import AURORA, ONPREM, Targets, WriterTargets
 
 
+def _replace(obj: Any, **changes: Any) -> Any:
+    """``dataclasses.replace`` without re-running ``__init__`` (the walk makes hundreds of thousands of copies)."""
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
 class _Unknown:
     def __repr__(self) -> str:
         return "UNKNOWN"
@@ -173,7 +181,7 @@ def _after_step(s: Subject, w: World) -> World:
     # The writer itself stays "clean" only until it takes a write.
     if w.cname in now:
         clean = clean - {w.cname}
-    return dataclasses.replace(w, drained=drained, clean=clean)
+    return _replace(w, drained=drained, clean=clean)
 
 
 # --- JSON paths and intrinsics ------------------------------------------------------------------------------
@@ -347,7 +355,7 @@ def _num(value: Any) -> bool:
 def rule_true(rule: dict[str, Any], doc: Any, context: dict[str, Any]) -> Any:
     """True, False, or UNKNOWN."""
     if "And" in rule or "Or" in rule:
-        parts = rule.get("And") or rule.get("Or")
+        parts = rule.get("And") or rule.get("Or") or []
         want_all = "And" in rule
         unknown = False
         for part in parts:
@@ -406,19 +414,19 @@ Effect = Callable[[Subject, World, dict[str, Any]], World]
 def _set_weights(s: Subject, w: World, p: dict[str, Any]) -> World:
     groups = p["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
     if groups is UNKNOWN:
-        return dataclasses.replace(w, weights=tuple((pool, UNKNOWN) for pool, _ in w.weights))
+        return _replace(w, weights=tuple((pool, UNKNOWN) for pool, _ in w.weights))
     new = dict.fromkeys(s.traffic.target_group_arns, 0)
     for group in groups:
         pool = s.pool_of(group["TargetGroupArn"])
         if pool is None:
-            return dataclasses.replace(w, weights=tuple((pool, UNKNOWN) for pool, _ in w.weights))
+            return _replace(w, weights=tuple((pool, UNKNOWN) for pool, _ in w.weights))
         new[pool] = group.get("Weight", 1)
-    return dataclasses.replace(w, weights=tuple(sorted(new.items())))
+    return _replace(w, weights=tuple(sorted(new.items())))
 
 
 def _modify_rule(s: Subject, w: World, p: dict[str, Any]) -> World:
     paused = any(c.get("Field") == "http-request-method" for c in p["Conditions"])
-    return dataclasses.replace(w, paused=paused, quiesced=w.quiesced and paused)
+    return _replace(w, paused=paused, quiesced=w.quiesced and paused)
 
 
 def _flip(s: Subject, w: World, p: dict[str, Any]) -> World:
@@ -428,13 +436,13 @@ def _flip(s: Subject, w: World, p: dict[str, Any]) -> World:
         raise ValueError(f"the model does not know the record {change}")
     if target == w.cname:
         return w
-    return dataclasses.replace(w, cname=target, stale=w.stale | {w.cname}, clean=w.clean | {target})
+    return _replace(w, cname=target, stale=w.stale | {w.cname}, clean=w.clean | {target})
 
 
 def _fence(on: bool) -> Effect:
     def effect(s: Subject, w: World, p: dict[str, Any]) -> World:
         rule = p["RuleNumber"]
-        return dataclasses.replace(w, fence=(w.fence | {rule}) if on else (w.fence - {rule}))
+        return _replace(w, fence=(w.fence | {rule}) if on else (w.fence - {rule}))
 
     return effect
 
@@ -445,17 +453,19 @@ def _replication(on: bool) -> Effect:
         if role is None:
             return w
         started = w.started | {role} if on else w.started
-        return dataclasses.replace(w, started=started, **{role: on})
+        if role == "forward":
+            return _replace(w, started=started, forward=on)
+        return _replace(w, started=started, reverse=on)
 
     return effect
 
 
 def _put_parameter(s: Subject, w: World, p: dict[str, Any]) -> World:
     if p["Name"] == s.traffic.phase_parameter_name:
-        return dataclasses.replace(w, phase=p["Value"] if isinstance(p["Value"], str) else "UNKNOWN")
+        return _replace(w, phase=p["Value"] if isinstance(p["Value"], str) else "UNKNOWN")
     params = dict(w.params)
     params[p["Name"]] = p["Value"] if isinstance(p["Value"], str) else "UNKNOWN"
-    return dataclasses.replace(w, params=tuple(sorted(params.items())))
+    return _replace(w, params=tuple(sorted(params.items())))
 
 
 #: What each API action does to the world (reads are absent: they change nothing).
@@ -672,10 +682,10 @@ def walk(
             continue
         steps = [*cur.steps, name]
         if inject and cur.injected is None:
-            yield _end(machine, dataclasses.replace(cur, steps=steps), "ABORTED", Injection("stop", name))
-        for nxt in _step(s, state, name, dataclasses.replace(cur, steps=steps, visits=visits), context, inject):
+            yield _end(machine, _replace(cur, steps=steps), "ABORTED", Injection("stop", name))
+        for nxt in _step(s, state, name, _replace(cur, steps=steps, visits=visits), context, inject):
             if isinstance(nxt, Path):
-                yield dataclasses.replace(nxt, machine=machine)
+                yield _replace(nxt, machine=machine)
             else:
                 stack.append(nxt)
 
@@ -690,7 +700,7 @@ def _change(s: Subject, cur: _Cursor, world: World, seconds: int) -> _Cursor:
     world = _after_step(s, world)
     pause = cur.pause + seconds if (cur.world.paused or world.paused) else 0
     longest = max(cur.longest, pause)
-    return dataclasses.replace(cur, world=world, problems=problems, pause=pause if world.paused else 0, longest=longest)
+    return _replace(cur, world=world, problems=problems, pause=pause if world.paused else 0, longest=longest)
 
 
 def _step(
@@ -707,13 +717,13 @@ def _step(
             )
             if "InputPath" in state:
                 value = read(state["InputPath"], doc, context)
-            yield _next(state, dataclasses.replace(cur, doc=write(doc, state.get("ResultPath", "$"), value)))
+            yield _next(state, _replace(cur, doc=write(doc, state.get("ResultPath", "$"), value)))
             return
         if kind == "Wait":
             seconds = state["Seconds"] if "Seconds" in state else read(state["SecondsPath"], doc, context)
             if seconds is UNKNOWN:
                 seconds = 0
-            world = dataclasses.replace(cur.world, quiesced=cur.world.paused)
+            world = _replace(cur.world, quiesced=cur.world.paused)
             yield _next(state, _change(s, cur, world, int(seconds)))
             return
         if kind == "Choice":
@@ -721,15 +731,15 @@ def _step(
             for rule in state["Choices"]:
                 verdict = rule_true(rule, doc, context)
                 if verdict is UNKNOWN:
-                    yield dataclasses.replace(cur, state=rule["Next"])
+                    yield _replace(cur, state=rule["Next"])
                 elif verdict:
-                    yield dataclasses.replace(cur, state=rule["Next"])
+                    yield _replace(cur, state=rule["Next"])
                     taken = True
                     break
             if not taken:
                 if "Default" not in state:
                     raise _RuntimeError(f"{name}: no Choice matched and no Default")
-                yield dataclasses.replace(cur, state=state["Default"])
+                yield _replace(cur, state=state["Default"])
             return
         if kind == "Succeed":
             yield _end("", cur, "SUCCEEDED")
@@ -746,13 +756,13 @@ def _step(
                 result = _map(state, items, doc, context)
             if inject and cur.injected is None and _has_tasks(state["ItemProcessor"]["States"]):
                 yield from _caught(state, cur, Injection("fault", name))
-            yield _next(state, dataclasses.replace(cur, doc=write(doc, state.get("ResultPath", "$"), result)))
+            yield _next(state, _replace(cur, doc=write(doc, state.get("ResultPath", "$"), result)))
             return
         if kind == "Task":
             yield from _task(s, state, name, cur, context, inject)
             return
     except _RuntimeError as exc:
-        yield _end("", dataclasses.replace(cur, problems=cur.problems), "FAILED")
+        yield _end("", _replace(cur, problems=cur.problems), "FAILED")
         del exc
         return
     except KeyError:
@@ -801,18 +811,18 @@ def _map(state: dict[str, Any], items: list[Any], doc: Any, context: dict[str, A
 def _next(state: dict[str, Any], cur: _Cursor) -> _Cursor | Path:
     if state.get("End"):
         return _end("", cur, "SUCCEEDED")
-    return dataclasses.replace(cur, state=state["Next"])
+    return _replace(cur, state=state["Next"])
 
 
 def _caught(state: dict[str, Any], cur: _Cursor, injection: Injection) -> Iterator[_Cursor | Path]:
     error = {"Error": "InternalFailure", "Cause": f"model: fault at {injection.state}"}
-    cur = dataclasses.replace(
+    cur = _replace(
         cur, injected=injection, pause=cur.pause + (_task_worst(state) if cur.world.paused else 0)
     )
     for catcher in state.get("Catch", []):
         if "States.ALL" in catcher["ErrorEquals"] or "States.TaskFailed" in catcher["ErrorEquals"]:
             doc = write(cur.doc, catcher.get("ResultPath", "$"), error)
-            yield dataclasses.replace(cur, state=catcher["Next"], doc=doc)
+            yield _replace(cur, state=catcher["Next"], doc=doc)
             return
     yield _end("", cur, "FAILED")
 
@@ -827,7 +837,7 @@ def _task(
         yield from _caught(state, cur, Injection("fault", name))
     seconds = _task_worst(state) if state.get("TimeoutSeconds") else 1
     if cur.world.paused and "TimeoutSeconds" not in state:
-        cur = dataclasses.replace(
+        cur = _replace(
             cur,
             problems=[*cur.problems, f"{name}: a call without TimeoutSeconds while writes are paused (no bound)"],
         )
@@ -848,12 +858,12 @@ def _task(
         if isinstance(answer, dict) and answer.pop("_drained", None):
             direction = _direction(s, params)
             if direction and s.blocked(world, direction.split(">")[0]):
-                world = dataclasses.replace(world, drained=world.drained | {direction})
+                world = _replace(world, drained=world.drained | {direction})
         value: Any = answer
         if "ResultSelector" in state:
             value = UNKNOWN if answer is UNKNOWN else resolve(state["ResultSelector"], answer, ctx)
         doc = write(cur.doc, state.get("ResultPath", "$"), value)
-        yield _next(state, dataclasses.replace(cur, doc=doc, world=world))
+        yield _next(state, _replace(cur, doc=doc, world=world))
 
 
 def _direction(s: Subject, params: dict[str, Any]) -> str | None:
@@ -916,9 +926,9 @@ def worlds(s: Subject) -> dict[str, World]:
 
     app = World(weights("blue"), ONPREM, MigrationPhase.APP_ON_AWS.value, forward=True, started=frozenset({"forward"}))
     return {
-        "parallel-run": dataclasses.replace(app, weights=weights("legacy"), phase=MigrationPhase.PARALLEL_RUN.value),
+        "parallel-run": _replace(app, weights=weights("legacy"), phase=MigrationPhase.PARALLEL_RUN.value),
         "app-on-aws": app,
-        "app-on-aws after a fallback": dataclasses.replace(
+        "app-on-aws after a fallback": _replace(
             app, fence=aurora_fence, stale=frozenset({AURORA}), started=frozenset({"forward", "reverse"})
         ),
         "db-on-aws": World(

@@ -423,17 +423,19 @@ def from_plan(env: str, console: Console | None = None, overrides: dict[str, dic
     cutover_arn = migration.values["cutoverStateMachineArn"]
     names = MigrationNames(load_environment(env).suffix, emulator.REGION, cutover_arn.split(":")[4])
     machines: dict[str, tuple[str, str]] = {}
-    for role in names.machine_arns:
+    for role in names.all_machine_arns:
         name = names.machine(role)
-        if name not in by_name:
+        if name in by_name:
+            machines[role] = (name, by_name[name]["definition"])
+        elif role in names.machine_arns:  # the writer machines exist only with the database stage
             raise UserError(f"the {env} plan has no state machine named {name}. Fix: check the migration layer")
-        machines[role] = (name, by_name[name]["definition"])
     cutover_doc = json.loads(machines["cutover"][1])
     targets = targets_from_outputs(
         outputs,
         names,
         dms_latency_alarm_name=_latency_alarm(cutover_doc),
         dms_task_arn=migration.values.get("dmsTaskArn"),
+        writer="switchover" in machines,
     )
     initial = {k: int(v) for k, v in (outputs["edge"].get("initialWeights") or {}).items()}
     return Planned(targets, initial, machines, _rules(migration), cutover_doc["States"]["Defaults"]["Result"])

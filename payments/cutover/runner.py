@@ -22,15 +22,8 @@ from rich.text import Text
 from payments.core.environment import load_environment
 from payments.core.errors import ConfigError, UserError
 from payments.cutover import execution
+from payments.layers.migration.names import WRITER_OUTPUTS
 from payments.layers.migration.schedule import Pool, check_pools, check_seconds, parse_steps
-
-#: The writer machines' ARNs in the migration layer's outputs, by role.
-WRITER_OUTPUTS = {
-    "switchover": "switchoverStateMachineArn",
-    "fallback": "fallbackStateMachineArn",
-    "finish": "finishStateMachineArn",
-    "writer-recovery": "writerRecoveryStateMachineArn",
-}
 
 #: (layer) -> that layer's outputs in the environment, or None when not deployed.
 OutputsFn = Callable[[str], "dict[str, Any] | None"]

@@ -21,7 +21,10 @@ from payments.layers.migration.settings import MigrationSettings
 
 #: The dormant condition of the write-pause rule: a header no client sends.
 DORMANT = (
-    {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Payments-Write-Pause", "Values": ["dormant-never-sent"]}},
+    {
+        "Field": "http-header",
+        "HttpHeaderConfig": {"HttpHeaderName": "X-Payments-Write-Pause", "Values": ["dormant-never-sent"]},
+    },
 )
 ONPREM_CIDRS = ("10.200.0.0/16",)
 VPC_CIDR = "10.20.0.0/16"

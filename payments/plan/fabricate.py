@@ -178,6 +178,12 @@ def _lb(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, A
     }
 
 
+@extra("aws:route53/zone:Zone")
+def _zone(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    # Route 53 zone ids: "Z" and upper-case letters and digits; the record-changing roles are scoped to it.
+    return {"zoneId": "Z" + digest(name, length=20).upper()}
+
+
 @extra("aws:lb/targetGroup:TargetGroup")
 def _tg(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
     suffix = f"targetgroup/{inputs.get('name', rid)}/{digest(name, length=16)}"

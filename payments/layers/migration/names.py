@@ -18,6 +18,13 @@ TRAFFIC_ROLES = ("cutover", "rollback")
 WRITER_ROLES = ("switchover", "fallback", "finish", "writer-recovery")
 #: The migration's state machines, by role.
 ROLES = TRAFFIC_ROLES + WRITER_ROLES
+#: The writer machines' ARNs in the migration layer's outputs, by role.
+WRITER_OUTPUTS = {
+    "switchover": "switchoverStateMachineArn",
+    "fallback": "fallbackStateMachineArn",
+    "finish": "finishStateMachineArn",
+    "writer-recovery": "writerRecoveryStateMachineArn",
+}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -105,6 +105,9 @@ class SafetyNetArgs:
     rollback_arn: pulumi.Input[str]
     gate_alarm_arn: pulumi.Input[str]
     alarm_topic_arn: pulumi.Input[str]
+    #: the writer machines whose bad endings start writer-recovery (None: not deployed)
+    writer_arns: list[pulumi.Output[str]] | None = None
+    recovery_arn: pulumi.Input[str] | None = None
 
 
 class SafetyNet(pulumi.ComponentResource):
@@ -124,7 +127,13 @@ class SafetyNet(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
-            policy=iam.document(iam.allow(["states:StartExecution"], args.rollback_arn, sid="StartRollback")),
+            policy=iam.document(
+                iam.allow(
+                    ["states:StartExecution"],
+                    [args.rollback_arn, args.recovery_arn] if args.recovery_arn else args.rollback_arn,
+                    sid="StartRollback",
+                )
+            ),
             opts=child,
         )
         self.dead_letters = aws.sqs.Queue(
@@ -173,28 +182,37 @@ class SafetyNet(pulumi.ComponentResource):
             return specs.apply(lambda all_specs: all_specs[i])
 
         for i, trigger in enumerate(("cutover-ended", "gate-alarm")):
-            spec = nth(i)
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-{trigger}",
-                name=n(f"safety-net-{trigger}", Kind.GENERIC),
-                description=spec.apply(lambda x: f"payments {names.suffix}: {x.description}"),
-                event_pattern=spec.apply(lambda x: json.dumps(x.pattern)),
-                opts=child,
-            )
-            aws.cloudwatch.EventTarget(
-                f"{name}-{trigger}-target",
-                rule=rule.name,
-                arn=args.rollback_arn,
-                role_arn=role.arn,
-                input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
-                    input_paths=spec.apply(lambda x: x.input_paths),
-                    input_template=spec.apply(lambda x: x.input_template),
-                ),
-                retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
-                    maximum_event_age_in_seconds=3600, maximum_retry_attempts=20
-                ),
-                dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=self.dead_letters.arn),
-                opts=child,
-            )
-            self.rules[trigger] = rule
+            self.rules[trigger] = self._rule(name, n, trigger, nth(i), args.rollback_arn, role)
+        if args.writer_arns and args.recovery_arn:
+            writer_spec = pulumi.Output.all(*args.writer_arns).apply(lambda arns: writer_rule_spec(list(arns)))
+            self.rules["writer-ended"] = self._rule(name, n, "writer-ended", writer_spec, args.recovery_arn, role)
         self.register_outputs({"rules": {k: r.name for k, r in self.rules.items()}})
+
+    def _rule(
+        self, name: str, n: Namer, trigger: str, spec: pulumi.Output[RuleSpec], target_arn: pulumi.Input[str],
+        role: aws.iam.Role,
+    ) -> aws.cloudwatch.EventRule:
+        child = pulumi.ResourceOptions(parent=self)
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-{trigger}",
+            name=n(f"safety-net-{trigger}", Kind.GENERIC),
+            description=spec.apply(lambda x: f"payments {n.suffix}: {x.description}"),
+            event_pattern=spec.apply(lambda x: json.dumps(x.pattern)),
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-{trigger}-target",
+            rule=rule.name,
+            arn=target_arn,
+            role_arn=role.arn,
+            input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
+                input_paths=spec.apply(lambda x: x.input_paths),
+                input_template=spec.apply(lambda x: x.input_template),
+            ),
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_event_age_in_seconds=3600, maximum_retry_attempts=20
+            ),
+            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=self.dead_letters.arn),
+            opts=child,
+        )
+        return rule

@@ -19,11 +19,15 @@ from payments.components import iam
 from payments.components.logs import log_group
 from payments.core.naming import Kind, Namer
 from payments.layers.migration.machines import Targets, cutover_definition, rollback_definition
+from payments.layers.migration.machines.moves import FALLBACK, SWITCHOVER, MoveDefaults, move_definition
+from payments.layers.migration.machines.recovery import finish_definition, recovery_definition
 from payments.layers.migration.machines.rollback import NO_RUN
+from payments.layers.migration.machines.targets import WriterTargets
 from payments.layers.migration.names import MigrationNames
 from payments.layers.migration.safety_net import SafetyNet, SafetyNetArgs
 from payments.layers.migration.schedule import CutoverInput, check_gate_window
 from payments.layers.migration.settings import PROJECT
+from payments.layers.migration.writer_workflow import writer_policy, writer_targets_from_outputs
 
 #: Log delivery and X-Ray APIs accept no resource ARNs (AWS documents "*" for them).
 LOG_DELIVERY_ACTIONS = [
@@ -46,6 +50,7 @@ def targets_from_outputs(
     dms_task_arn: str | None = None,
     dms_latency_alarm_name: str | None = None,
     stickiness_seconds: int = 0,
+    writer: bool = False,
 ) -> Targets:
     """The cutover's targets from upstream outputs (``{"edge": {...}, "app": {...}, "observability": {...}}``)."""
     edge, app, obs = outputs["edge"], outputs.get("app") or {}, outputs["observability"]
@@ -56,7 +61,7 @@ def targets_from_outputs(
         gate_alarm_name=obs["gateAlarmName"],
         phase_parameter_name=names.phase_parameter,
         topic_arn=obs["alarmTopicArn"],
-        machine_arns=names.machine_arns,
+        machine_arns=names.all_machine_arns if writer else names.machine_arns,
         run_parameter_name=names.run_parameter,
         gate_members=tuple(obs.get("gateMemberNames") or ()),
         gate_window_seconds=int(obs.get("gateWindowSeconds") or 0),
@@ -154,6 +159,17 @@ class CutoverWorkflowArgs:
     upstream: Mapping[str, Mapping[str, pulumi.Output[Any]]]
     dms_task_arn: pulumi.Output[str] | None = None
     dms_latency_alarm_name: pulumi.Output[str] | None = None
+    #: the writer machines (switchover, fallback, finish, writer-recovery), when the database stage is deployed
+    writer: WriterArgs | None = None
+
+
+@dataclasses.dataclass
+class WriterArgs:
+    defaults: MoveDefaults  #: holdSeconds/pollSeconds defaults and the write pause's bounds
+    #: {"network": {...}, "data": {...}, "edge": {...}} of Outputs (writer_workflow.UPSTREAM)
+    upstream: Mapping[str, Mapping[str, pulumi.Output[Any]]]
+    reverse_task_arn: pulumi.Output[str]
+    dormant_conditions: tuple[dict[str, Any], ...]
 
 
 class CutoverWorkflow(pulumi.ComponentResource):
@@ -197,13 +213,34 @@ class CutoverWorkflow(pulumi.ComponentResource):
         tracing = aws.sfn.StateMachineTracingConfigurationArgs(enabled=True)
 
         # Every plain value the definitions and policies need, resolved together.
+        writer_values = (
+            pulumi.Output.all(
+                **{layer: pulumi.Output.all(**outputs) for layer, outputs in args.writer.upstream.items()},
+                reverse=args.writer.reverse_task_arn,
+            )
+            if args.writer
+            else pulumi.Output.from_input(None)
+        )
+        if args.writer:
+            self.writer_run = aws.ssm.Parameter(
+                f"{name}-writer-run",
+                name=names.writer_run_parameter,
+                type="StringList",
+                insecure_value=NO_RUN,
+                description=f"payments {names.suffix}: the last switchover/fallback/finish execution, its machine, "
+                "the phase before it and its stage; read by writer-recovery",
+                opts=owned,
+            )
         values = pulumi.Output.all(
+            writer=writer_values,
             edge=pulumi.Output.all(**args.upstream["edge"]),
             app=pulumi.Output.all(**args.upstream["app"]) if args.upstream.get("app") else pulumi.Output.from_input({}),
             observability=pulumi.Output.all(**args.upstream["observability"]),
             dms_task=args.dms_task_arn,
             dms_alarm=args.dms_latency_alarm_name,
-            parameter_arns=pulumi.Output.all(self.phase.arn, self.run.arn),
+            parameter_arns=pulumi.Output.all(
+                self.phase.arn, self.run.arn, *([self.writer_run.arn] if args.writer else [])
+            ),
         )
 
         def targets(v: dict[str, Any]) -> Targets:
@@ -213,6 +250,18 @@ class CutoverWorkflow(pulumi.ComponentResource):
                 dms_task_arn=v["dms_task"],
                 dms_latency_alarm_name=v["dms_alarm"],
                 stickiness_seconds=args.stickiness_seconds,
+                writer=args.writer is not None,
+            )
+
+        def writer(v: dict[str, Any]) -> WriterTargets:
+            assert args.writer is not None and v["dms_task"]
+            return writer_targets_from_outputs(
+                v["writer"],
+                names,
+                forward_task_arn=v["dms_task"],
+                reverse_task_arn=v["writer"]["reverse"],
+                latency_alarm_name=v["dms_alarm"],
+                dormant_conditions=args.writer.dormant_conditions,
             )
 
         def defaults(v: dict[str, Any]) -> CutoverInput:
@@ -269,6 +318,29 @@ class CutoverWorkflow(pulumi.ComponentResource):
                 region=names.region,
             ),
         )
+        self.writer_machines: dict[str, aws.sfn.StateMachine] = {}
+        if args.writer:
+            writer_args = args.writer
+            builders = {
+                "switchover": lambda v: move_definition(targets(v), writer(v), SWITCHOVER, writer_args.defaults),
+                "fallback": lambda v: move_definition(targets(v), writer(v), FALLBACK, writer_args.defaults),
+                "finish": lambda v: finish_definition(targets(v), writer(v)),
+                "writer-recovery": lambda v: recovery_definition(targets(v), writer(v)),
+            }
+            for role, build in builders.items():
+                self.writer_machines[role] = machine(
+                    role,
+                    build,
+                    lambda v, role=role: writer_policy(
+                        role,
+                        targets(v),
+                        writer(v),
+                        parameter_arns=list(v["parameter_arns"]),
+                        topic_key_arn=v["observability"]["alarmTopicKeyArn"],
+                        region=names.region,
+                        account_id=names.account_id,
+                    ),
+                )
         self.safety_net = SafetyNet(
             f"{name}-safety-net",
             SafetyNetArgs(
@@ -277,6 +349,10 @@ class CutoverWorkflow(pulumi.ComponentResource):
                 rollback_arn=self.rollback.arn,
                 gate_alarm_arn=args.upstream["observability"]["gateAlarmArn"],
                 alarm_topic_arn=args.upstream["observability"]["alarmTopicArn"],
+                writer_arns=[self.writer_machines[r].arn for r in ("switchover", "fallback", "finish")]
+                if self.writer_machines
+                else None,
+                recovery_arn=self.writer_machines["writer-recovery"].arn if self.writer_machines else None,
             ),
             opts=child,
         )

@@ -9,7 +9,8 @@ Shape (DESIGN.md section 6)::
         any failure so far: Abort = phase restored, notice, Fail (the listener is never touched)
     traffic: for each step: set weights -> bake, the gate read every pollSeconds
         any alarm or error: Rollback = traffic back by the rule in .rollback, notice, Fail
-    finalize: phase "cutover-complete", notice, optional hold (gate watched) + scale the source to 0;
+    finalize: phase "app-on-aws" (traffic on the target; on-prem still the writer), notice, optional hold
+        (gate watched) + scale the source to 0;
         bookkeeping failures after completion end SUCCEEDED with warnings
 
 Endings no Catch sees (a person's StopExecution, States.Runtime, the history quota, the TimeoutSeconds below)
@@ -46,12 +47,10 @@ from payments.layers.migration.machines.targets import Targets
 from payments.layers.migration.machines.traffic import traffic
 from payments.layers.migration.schedule import CutoverInput
 
-#: Every state machine of the migration a cutover must not run beside.
-MACHINES = ("cutover", "rollback")
-
 
 def _alone(targets: Targets, next_: str) -> States:
-    states = running_elsewhere(targets, "Alone", MACHINES, alone=next_, busy="AnotherExecution")
+    """Every deployed machine of the migration (the writer machines too): a cutover runs beside none of them."""
+    states = running_elsewhere(targets, "Alone", tuple(targets.machine_arns), alone=next_, busy="AnotherExecution")
     states["AnotherExecution"] = {
         "Type": "Fail",
         "Error": "AnotherExecutionRunning",
