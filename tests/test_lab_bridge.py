@@ -244,6 +244,20 @@ def test_table_statistics_are_answered_by_the_lab_replication(rig: Rig) -> None:
         40, 40), "drained: everything captured is applied"
 
 
+def test_a_task_the_lab_ran_before_the_bridge_reports_stopped_not_ready(rig: Rig) -> None:
+    """The parallel run starts forward replication on the lab directly: once stopped it is 'stopped' (a task that
+    ran), which a machine waiting for the stop must see."""
+    rig.lab.status["forward"].state = "running"
+    bridge = LabBridge(rig.session, rig.lab, rig.wiring)
+    rig.lab.status["forward"].state = "stopped"
+    forward = _task(rig, "forward")
+    answer: list[Any] = []
+    bridge.call("dms", "DescribeReplicationTasks", {"Filters": [{"Name": "replication-task-arn", "Values": [
+        forward]}]}, lambda: answer.append(rig.session.client("dms").describe_replication_tasks(Filters=[
+            {"Name": "replication-task-arn", "Values": [forward]}])))
+    assert answer[0]["ReplicationTasks"][0]["Status"] == "stopped"
+
+
 def test_cdc_metrics_are_fed_from_the_lab_before_moto_answers(rig: Rig) -> None:
     rig.lab.status["forward"] = Status("running", latency_seconds=7.0, incoming_changes=42)
     now = rig.session.clock.now()

@@ -51,8 +51,11 @@ def test_the_full_migration_driven_by_the_planned_machines_loses_and_duplicates_
     assert 0 < figures.load.longest_write_pause_seconds <= QUICK.max_write_pause_seconds + 5.0
     answered = {key.split()[0] for key in figures.answers}
     assert {"legacy", "blue", "edge"} <= answered, "both pools took payments and the pause answered some"
-    assert [(e["machine"], e["status"]) for e in figures.machine_executions] == [
-        ("cutover", "SUCCEEDED"), ("switchover", "SUCCEEDED"), ("finish", "SUCCEEDED")]
+    ran = [(e["machine"], e["status"]) for e in figures.machine_executions if "safety net" not in e["machine"]]
+    assert ran == [("cutover", "SUCCEEDED"), ("switchover", "SUCCEEDED"), ("finish", "SUCCEEDED")]
+    # The fenced pause fails blue's reads, so the gate may alarm during the switchover: its safety-net rollback
+    # acts only while a cutover runs, and moved nothing.
+    assert all(e["weights"]["blue"] == 100 for e in figures.machine_executions if "safety net" in e["machine"])
     mirrored = [e["operation"] for e in figures.events if e["operation"] in (
         "set_write_pause", "set_fence", "replication_stop", "set_indirection", "replication_start")]
     assert mirrored == ["replication_start", "set_write_pause", "set_fence", "replication_stop", "set_indirection",

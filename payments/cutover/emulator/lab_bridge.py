@@ -279,6 +279,11 @@ def _target_health(bridge: LabBridge, call: Call) -> None:
     bridge.session.elbv2.set_unhealthy_targets(arn, failing)
 
 
+def state_of(status: Any) -> str:
+    """A lab replication status's state as DMS words it: running, stopped or failed."""
+    return str(getattr(status.state, "value", status.state))
+
+
 def _dms_status(bridge: LabBridge, call: Call) -> None:
     """Any call on a mirrored DMS task -> moto's task status first fed from the lab (running / stopped / failed;
     never started: ready), so moto refuses what DMS would (stopping a task that is not running)."""
@@ -291,7 +296,7 @@ def _dms_status(bridge: LabBridge, call: Call) -> None:
         if arn not in tasks:
             continue
         status = bridge.lab.replication_status(direction)
-        state = str(getattr(status.state, "value", status.state))
+        state = state_of(status)
         tasks[arn].status = "ready" if state == "stopped" and not bridge.started.get(direction) else state
 
 
@@ -330,7 +335,7 @@ def _table_statistics(bridge: LabBridge, call: Call) -> dict[str, Any]:
     status = bridge.lab.replication_status(direction)
     captured = int(getattr(status, "captured", 0))
     applied = max(0, captured - int(status.incoming_changes))
-    failed = str(getattr(status.state, "value", status.state)) == "failed"
+    failed = state_of(status) == "failed"
     # No ValidationState: the lab has no DMS validation (its checker compares every row at the end instead).
     table = {"SchemaName": "payments", "TableName": "payments", "Inserts": captured, "Deletes": 0, "Updates": 0,
              "Ddls": 0, "AppliedInserts": applied, "AppliedDeletes": 0, "AppliedUpdates": 0, "AppliedDdls": 0,
@@ -370,11 +375,10 @@ class LabBridge:
         self.wiring = wiring
         self.mirrored: list[tuple[str, str]] = []  #: (service, action) of every call mirrored, in order
         self.errors: list[str] = []  #: why a mirror failed (the Task failed with LabMirrorFailed)
-        #: lab directions that have run (started before the bridge, e.g. the parallel run's forward task, or
-        #: through it): a stopped one is "stopped", never "ready" again
+        #: lab directions that have run (before the bridge, as the parallel run's forward replication, or through
+        #: it): DMS reports such a task "stopped" once stopped, never "ready" again
         self.started: dict[str, bool] = {
-            d: str(getattr(lab.replication_status(d).state, "value", "")) != "stopped"
-            for d in set(wiring.replication_tasks.values())}
+            d: state_of(lab.replication_status(d)) != "stopped" for d in set(wiring.replication_tasks.values())}
         self._lock = threading.RLock()
 
     def client(self, service: str) -> Any:
@@ -465,7 +469,7 @@ class LabBridge:
                 alarm = cloudwatch.describe_alarms(AlarmNames=[latency])["MetricAlarms"]
                 if alarm:
                     status = self.lab.replication_status("forward")
-                    state = str(getattr(status.state, "value", status.state))
+                    state = state_of(status)
                     behind = state != "running" or status.latency_seconds > float(alarm[0].get("Threshold", 0))
                     self._set(cloudwatch, latency, "ALARM" if behind else "OK", {latency: alarm[0]["StateValue"]})
 
