@@ -1,4 +1,4 @@
-"""The state-machine driver: the planned machines move the lab's traffic, through the lab bridge.
+"""The state-machine driver: the machines move the lab's traffic and its writer, through the lab bridge.
 
 The environment is planned offline once per process (:func:`planned`), and its state-machine definitions and
 safety-net rules are installed in an emulator session exactly as the rehearsal installs them
@@ -8,11 +8,12 @@ scaled so that one planned bake lasts the run's bake (``--quick``: dev's 240 s b
 0.125 s), and at the environment's own pace otherwise. :class:`~payments.cutover.emulator.lab_bridge.LabBridge`
 mirrors their AWS calls onto the lab.
 
-Which steps run through machines: every traffic move (the cutover machine, and the rollback machine for an
-operator's rollback to legacy) in every scenario. The database steps (switchover, fallback, complete, and the
-safety net's clean-up of a stopped switchover) are still :mod:`payments.lab.manual`'s: main has no switchover or
-fallback machine yet. The bridge already mirrors their actions (the pause rule, DMS, the writer record, the NACL
-fence); see docs/lab.md.
+Which steps run through machines: every step of every scenario that must lose nothing — traffic (the cutover
+machine; the rollback machine for an operator's rollback, and as the safety net), and the writer (the switchover,
+fallback and finish machines; writer-recovery as their safety net). The writer machines are built by the
+migration layer's functions from the plan's targets and their stand-ins (:mod:`payments.cutover.writer_rehearsal`)
+until the plan holds them; their pause runs at its own scale (the planned ``maxWritePauseSeconds`` lasts the run's
+bound). The breaking scenarios' switchover stays :mod:`payments.lab.manual`'s: a definition is never changed.
 """
 
 from __future__ import annotations
