@@ -181,6 +181,7 @@ def test_switchover_moves_the_writer_to_aurora_inside_a_bounded_pause(rig: Rig) 
     assert reverse_start["type"] == "start-replication" and reverse_start["cdcStartTime"]
     assert 0 < got.pause_seconds <= bound()
     assert not got.recovery
+    print(f"\nswitchover write pause on the virtual clock: {got.pause_seconds:.0f} s (bound {bound()} s)")
 
 
 def test_switchover_whose_cdc_never_drains_lifts_the_pause_with_on_prem_still_the_writer(rig: Rig) -> None:
