@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from invoke import Context, task
@@ -270,12 +271,16 @@ def rehearse(c: Context, env: str = "dev", fail_at: str | None = None, alarm_dur
                 "that must lose nothing; the list: docs/lab.md)",
     "quick": "short waits (2 s bakes, 2 s fallback window) for CI; the sequence is the same",
     "rate": "payments per second of the load generator (default 50)",
+    "driver": "machines (default: the planned state machines move traffic, through the lab bridge) or manual "
+              "(every step called on the lab directly)",
 })
 @user_errors
-def lab(c: Context, env: str = "dev", scenario: str | None = None, quick: bool = False, rate: str = "50") -> None:
+def lab(c: Context, env: str = "dev", scenario: str | None = None, quick: bool = False, rate: str = "50",
+        driver: str = "machines") -> None:
     """Run the migration on this machine: real MariaDB servers, HAProxy and live payments; count lost ones."""
     from payments.lab import scenarios
     from payments.lab.lab import LabSettings
+    from payments.lab.machines import MachineDriver
     from payments.lab.manual import ManualDriver
     from payments.lab.process import programs
 
@@ -288,9 +293,13 @@ def lab(c: Context, env: str = "dev", scenario: str | None = None, quick: bool =
                    code=1)
     names = [scenarios.scenario(scenario).name] if scenario else [
         s.name for s in scenarios.SCENARIOS.values() if not s.catches_loss]
+    drivers: dict[str, Callable[[], scenarios.Driver]] = {"machines": lambda: MachineDriver(env),
+                                                          "manual": ManualDriver}
+    if driver not in drivers:
+        raise Exit(f"error: --driver '{driver}' is unknown. Fix: use one of {', '.join(drivers)}", code=1)
     timing = scenarios.timing_for(env, quick)
     programs()  # one line with the apt-get command when mariadbd or haproxy is missing
-    scenarios.run_all(names, ManualDriver(), timing, LabSettings(rate=per_second), ROOT / "reports", console)
+    scenarios.run_all(names, drivers[driver](), timing, LabSettings(rate=per_second), ROOT / "reports", console)
 
 
 # --- docs ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from payments.cutover import emulator
-from payments.cutover.emulator.clock import Clock
+from payments.cutover.emulator.clock import Clock, WallClock
 
 
 def test_sleepers_wake_in_virtual_order_and_time_moves_only_when_everyone_sleeps() -> None:
@@ -71,6 +71,61 @@ def test_a_stopped_sleeper_returns_at_once() -> None:
         clock.sleep(3600, awake=running.is_set)
         assert time.monotonic() - started < 2 and clock.elapsed == 0.0
         clock.finished()
+
+
+def test_on_the_wall_clock_time_moves_while_an_execution_is_busy_and_waits_take_scaled_real_time() -> None:
+    clock = WallClock(scale=0.01)  # 1 virtual second = 10 real milliseconds
+    try:
+        seen: list[float] = []
+        clock.started()  # busy: a virtual clock would never move now
+        clock.call_later(20, lambda: seen.append(clock.elapsed))
+        started = time.monotonic()
+        while not seen and time.monotonic() - started < 5:
+            time.sleep(0.01)
+        assert seen and seen[0] >= 20, "the timer fired at its time although an execution was busy"
+        started = time.monotonic()
+        clock.sleep(30)  # 30 virtual seconds: about 0.3 real ones
+        real = time.monotonic() - started
+        clock.finished()
+        assert 0.25 <= real < 3, real
+        assert clock.elapsed >= 50
+        clock.started()
+        started = time.monotonic()
+        clock.pass_time(20)  # a retry interval: a real (scaled) sleep
+        assert time.monotonic() - started >= 0.18
+        clock.finished()
+    finally:
+        clock.close()
+
+
+def test_the_wall_clock_scale_can_change_between_phases() -> None:
+    clock = WallClock(scale=0.001)  # 1000 virtual seconds a real second
+    try:
+        clock.started()
+        clock.sleep(100)  # 0.1 real seconds
+        clock.set_scale(0.01)
+        started, before = time.monotonic(), clock.elapsed
+        clock.sleep(20)  # now 0.2 real seconds
+        clock.finished()
+        assert time.monotonic() - started >= 0.18
+        assert 20 <= clock.elapsed - before < 100, "time did not jump or restart when the scale changed"
+    finally:
+        clock.close()
+
+
+def test_a_stopped_sleeper_on_the_wall_clock_returns_at_once() -> None:
+    clock = WallClock(scale=1.0)
+    try:
+        running = threading.Event()
+        running.set()
+        threading.Timer(0.05, lambda: (running.clear(), clock.poke())).start()
+        clock.started()
+        started = time.monotonic()
+        clock.sleep(3600, awake=running.is_set)
+        clock.finished()
+        assert time.monotonic() - started < 2
+    finally:
+        clock.close()
 
 
 # --- the clock inside the emulator ----------------------------------------------------------------------------

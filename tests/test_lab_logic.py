@@ -200,6 +200,7 @@ def _invoke(*args: str) -> subprocess.CompletedProcess[str]:
     (("--env", "nowhere"), "error: unknown environment 'nowhere'"),
     (("--scenario", "nope"), "error: --scenario nope: unknown. Fix: use one of"),
     (("--rate", "fast"), "error: --rate 'fast' is not a number"),
+    (("--driver", "robot"), "error: --driver 'robot' is unknown. Fix: use one of machines, manual"),
 ])
 def test_invoke_lab_refuses_bad_arguments_in_one_line(args: tuple[str, ...], expected: str) -> None:
     done = _invoke(*args)

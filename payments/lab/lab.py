@@ -47,6 +47,7 @@ from payments.lab.replication import Direction, Replication, ReplicationStatus
 DatabaseName = Literal["onprem", "aws"]
 DATABASES: tuple[DatabaseName, ...] = ("onprem", "aws")
 SERVER_IDS = {"onprem": 1, "aws": 2}
+MIN_GATE_ERRORS = 3  #: errors in the gate's window before it can alarm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -346,6 +347,19 @@ class Lab:
     def gate_samples(self, pool: str | None = None) -> int:
         """How many answers that rate is made of (0: the gate has no data, like INSUFFICIENT_DATA)."""
         return self.load.error_rate(pool)[1] if self.load else 0
+
+    def gate_alarm(self, pool: str, threshold: float) -> bool:
+        """The lab's gate rule for `pool`: an error rate above `threshold` over the window, made of at least
+        :data:`MIN_GATE_ERRORS` errors (one error among a handful of answers at a 5 % step is noise, as a
+        CloudWatch threshold on counts would treat it). No answers at all is not an alarm (missing data is not
+        breaching, as the planned alarms treat it)."""
+        rate = self.gate_error_rate(pool)
+        return rate > threshold and rate * self.gate_samples(pool) >= MIN_GATE_ERRORS
+
+    def instance_health(self) -> dict[str, bool]:
+        """Instance name (``blue-1``) -> whether the proxy's health checks have it up (what target health reads)."""
+        states = self.proxy.server_states()
+        return {i.name: states.get(i.name) == "UP" for i in self.instances}
 
     def writer(self) -> str:
         """The database that takes writes now: the indirection's target (legacy always writes on-prem, so it may

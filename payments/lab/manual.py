@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from payments.lab.lab import DatabaseName, Lab
 from payments.lab.process import LabError
@@ -30,7 +31,6 @@ from payments.lab.scenarios import Scenario, Timing
 
 LAG_FAULT_SECONDS = 3600  #: a lag that never drains within any pause bound
 MIN_GATE_SAMPLES = 10  #: answers from the pool before a bake may pass
-MIN_GATE_ERRORS = 3  #: errors in the gate's window before it can alarm
 HELD_WRITES = 5  #: writes in flight when late-write's switchover starts
 MAX_BAKE_STRETCH_SECONDS = 10.0
 
@@ -63,10 +63,8 @@ class Safeguards:
 
 
 def alarming(lab: Lab, timing: Timing, pool: str) -> bool:
-    """The gate's verdict: an error rate above the threshold, made of at least MIN_GATE_ERRORS errors (one error
-    among a handful of answers at a 5 % step is noise, as a CloudWatch threshold on counts would treat it)."""
-    rate = lab.gate_error_rate(pool)
-    return rate > timing.gate_threshold and rate * lab.gate_samples(pool) >= MIN_GATE_ERRORS
+    """The gate's verdict (:meth:`Lab.gate_alarm`, at the timing's threshold)."""
+    return lab.gate_alarm(pool, timing.gate_threshold)
 
 
 def bake(lab: Lab, timing: Timing, pool: str) -> bool:
@@ -221,47 +219,103 @@ def safety_net(lab: Lab) -> None:
 # -- scenarios -----------------------------------------------------------------------------------------
 
 
-def _cut_over(lab: Lab, timing: Timing, on_step: Callable[[int], None] | None = None) -> None:
-    alarmed = app_cutover(lab, timing, on_step)
+class Steps(Protocol):
+    """Who performs each step of a scenario: this module (:class:`ManualSteps`) or the planned state machines
+    (:class:`payments.lab.machines.MachineSteps`). A scenario's sequence is written once, below."""
+
+    def cut_over(self, lab: Lab, timing: Timing, on_step: Callable[[int], None] | None = None) -> int | None:
+        """Traffic legacy -> blue through `timing.steps`, then the app-on-aws hold; the step whose gate alarmed
+        (traffic rolled back to legacy), or None."""
+        ...
+
+    def roll_back(self, lab: Lab) -> None:
+        """An operator's rollback of traffic to legacy; :class:`RefusedError` while aws is the writer."""
+        ...
+
+    def switch_over(self, lab: Lab, timing: Timing, safeguards: Safeguards = Safeguards(),
+                    during_pause: Callable[[], None] | None = None) -> None:
+        """The database switchover; :class:`AbortedError` when it gave up before the flip (writer unchanged).
+        `during_pause`: a fault injected once writes are paused and the old writer fenced."""
+        ...
+
+    def stop_mid_pause(self, lab: Lab, timing: Timing) -> None:
+        """A switchover whose execution is stopped during the pause, and the safety net that cleans up."""
+        ...
+
+    def fall_back(self, lab: Lab, timing: Timing) -> None: ...
+
+    def complete(self, lab: Lab) -> None: ...
+
+
+class ManualSteps:
+    """Every step called on the lab directly."""
+
+    def cut_over(self, lab: Lab, timing: Timing, on_step: Callable[[int], None] | None = None) -> int | None:
+        return app_cutover(lab, timing, on_step)
+
+    def roll_back(self, lab: Lab) -> None:
+        rollback_traffic(lab)
+
+    def switch_over(self, lab: Lab, timing: Timing, safeguards: Safeguards = Safeguards(),
+                    during_pause: Callable[[], None] | None = None) -> None:
+        switchover(lab, timing, safeguards, during_pause)
+
+    def stop_mid_pause(self, lab: Lab, timing: Timing) -> None:
+        def stop() -> None:
+            raise StoppedError("StopExecution during the pause")
+
+        try:
+            switchover(lab, timing, during_pause=stop)
+            raise LabError("the switchover went on after its execution was stopped")
+        except StoppedError:
+            safety_net(lab)
+
+    def fall_back(self, lab: Lab, timing: Timing) -> None:
+        fallback(lab, timing)
+
+    def complete(self, lab: Lab) -> None:
+        complete(lab)
+
+
+def _cut_over(lab: Lab, timing: Timing, steps: Steps, on_step: Callable[[int], None] | None = None) -> None:
+    alarmed = steps.cut_over(lab, timing, on_step)
     if alarmed is not None:
         raise LabError(f"the gate alarmed at {alarmed} % with nothing injected (blue error rate "
                        f"{lab.gate_error_rate('blue'):.0%}); the lab is not healthy enough to go on")
 
 
-def _full(lab: Lab, timing: Timing) -> str:
-    _cut_over(lab, timing)
-    switchover(lab, timing)
+def _full(lab: Lab, timing: Timing, steps: Steps) -> str:
+    _cut_over(lab, timing, steps)
+    steps.switch_over(lab, timing)
     window(lab, timing)
-    complete(lab)
+    steps.complete(lab)
     return "completed"
 
 
-def _fallback(lab: Lab, timing: Timing) -> str:
-    _cut_over(lab, timing)
-    switchover(lab, timing)
+def _fallback(lab: Lab, timing: Timing, steps: Steps) -> str:
+    _cut_over(lab, timing, steps)
+    steps.switch_over(lab, timing)
     window(lab, timing)
     try:
-        rollback_traffic(lab)
+        steps.roll_back(lab)
         raise LabError("a traffic rollback to legacy was accepted while aws was the writer")
     except RefusedError:
         pass
-    fallback(lab, timing)
+    steps.fall_back(lab, timing)
     with lab.phase("rollback"):
-        rollback_traffic(lab)
+        steps.roll_back(lab)
         time.sleep(timing.hold_seconds)
     return "fell back, traffic on legacy"
 
 
-def _gate_alarm(lab: Lab, timing: Timing) -> str:
+def _gate_alarm(lab: Lab, timing: Timing, steps: Steps) -> str:
     rolled_back = []
     for target in timing.steps:
-        steps = tuple(s for s in timing.steps if s <= target)
-
         def fail_blue(step: int, target: int = target) -> None:
             if step == target:  # blue loses its database: every blue write and read fails
                 lab.set_fence("onprem", True)
 
-        alarmed = app_cutover(lab, dataclasses.replace(timing, steps=steps), fail_blue)
+        alarmed = steps.cut_over(lab, timing, fail_blue)  # the whole schedule: it must end at 100 %
         lab.set_fence("onprem", False)
         time.sleep(lab.settings.gate_window_seconds)  # the failed attempt's errors leave the gate's window
         if alarmed is None:
@@ -270,12 +324,12 @@ def _gate_alarm(lab: Lab, timing: Timing) -> str:
     return f"rolled back at {', '.join(f'{s} %' for s in rolled_back)}"
 
 
-def _lag_overrun(lab: Lab, timing: Timing) -> str:
-    _cut_over(lab, timing)
+def _lag_overrun(lab: Lab, timing: Timing, steps: Steps) -> str:
+    _cut_over(lab, timing, steps)
     lab.replication_lag(Direction.FORWARD, LAG_FAULT_SECONDS)
     time.sleep(1.0)  # payments now wait to apply
     try:
-        switchover(lab, timing)
+        steps.switch_over(lab, timing)
         raise LabError("the switchover went ahead although forward replication lagged")
     except AbortedError as exc:
         outcome = f"switchover aborted ({exc}); writer {lab.writer()}"
@@ -283,24 +337,24 @@ def _lag_overrun(lab: Lab, timing: Timing) -> str:
     return outcome
 
 
-def _kill_blue(lab: Lab, timing: Timing) -> str:
+def _kill_blue(lab: Lab, timing: Timing, steps: Steps) -> str:
     middle = timing.steps[len(timing.steps) // 2]
 
     def kill(step: int) -> None:
         if step == middle:
             lab.kill_instance("blue")
 
-    alarmed = app_cutover(lab, timing, kill)
+    alarmed = steps.cut_over(lab, timing, kill)
     if alarmed is not None:
         return f"blue-1 killed at {middle} %: the gate alarmed, rolled back at {alarmed} %"
-    switchover(lab, timing)
+    steps.switch_over(lab, timing)
     return f"blue-1 killed at {middle} %: cutover and switchover completed on blue-2"
 
 
-def _replication_stopped(lab: Lab, timing: Timing) -> str:
-    _cut_over(lab, timing)
+def _replication_stopped(lab: Lab, timing: Timing, steps: Steps) -> str:
+    _cut_over(lab, timing, steps)
     try:
-        switchover(lab, timing, during_pause=lambda: lab.replication_fail(Direction.FORWARD))
+        steps.switch_over(lab, timing, during_pause=lambda: lab.replication_fail(Direction.FORWARD))
         raise LabError("the switchover went ahead although forward replication had failed")
     except AbortedError as exc:
         outcome = f"switchover aborted ({exc.args[0].split(':')[0]}); writer {lab.writer()}"
@@ -308,57 +362,51 @@ def _replication_stopped(lab: Lab, timing: Timing) -> str:
     return outcome
 
 
-def _stop_mid_pause(lab: Lab, timing: Timing) -> str:
-    _cut_over(lab, timing)
-    def stop() -> None:
-        raise StoppedError("StopExecution during the pause")
-
-    try:
-        switchover(lab, timing, during_pause=stop)
-        raise LabError("the switchover went on after its execution was stopped")
-    except StoppedError:
-        safety_net(lab)
+def _stop_mid_pause(lab: Lab, timing: Timing, steps: Steps) -> str:
+    _cut_over(lab, timing, steps)
+    steps.stop_mid_pause(lab, timing)
     return f"stopped mid-pause; safety net lifted the pause, writer {lab.writer()}"
 
 
-def _late_write(safeguards: Safeguards) -> Callable[[Lab, Timing], str]:
+def _late_write(safeguards: Safeguards) -> Callable[[Lab, Timing, Steps], str]:
     """Writes in flight on on-prem are held (a lock) through the drain and finish only once forward replication
     has stopped: a write slower than the drain."""
-    def run(lab: Lab, timing: Timing) -> str:
-        _cut_over(lab, timing)
+    def run(lab: Lab, timing: Timing, steps: Steps) -> str:
+        _cut_over(lab, timing, steps)
         lab.hold_writes("onprem", True)
         deadline = time.monotonic() + 10
         while lab.writes_waiting("onprem") < HELD_WRITES and time.monotonic() < deadline:
             time.sleep(0.05)  # a few payments are in flight, held, before the pause starts
         lab.after("replication_stop", lambda: lab.hold_writes("onprem", False))
-        switchover(lab, timing, safeguards)
+        steps.switch_over(lab, timing, safeguards)
         window(lab, timing)
         fenced = "before the drained check" if safeguards.fence_first else "at the flip"
         return f"writes held through the drain, released after the stop; old writer fenced {fenced}"
     return run
 
 
-def _early_lift(lab: Lab, timing: Timing) -> str:
-    _cut_over(lab, timing)
-    switchover(lab, timing, Safeguards(lift_early=True))
+def _early_lift(lab: Lab, timing: Timing, steps: Steps) -> str:
+    _cut_over(lab, timing, steps)
+    steps.switch_over(lab, timing, Safeguards(lift_early=True))
     window(lab, timing)
-    fallback(lab, timing)
+    steps.fall_back(lab, timing)
     return "pause lifted before reverse replication started; then fell back"
 
 
-def _breaking(safeguards: Safeguards, lag_first: bool = False) -> Callable[[Lab, Timing], str]:
-    def run(lab: Lab, timing: Timing) -> str:
-        _cut_over(lab, timing)
+def _breaking(safeguards: Safeguards, lag_first: bool = False) -> Callable[[Lab, Timing, Steps], str]:
+    def run(lab: Lab, timing: Timing, steps: Steps) -> str:
+        _cut_over(lab, timing, steps)
         if lag_first:
             lab.replication_lag(Direction.FORWARD, LAG_FAULT_SECONDS)
             time.sleep(1.0)
-        switchover(lab, timing, safeguards)
+        steps.switch_over(lab, timing, safeguards)
         window(lab, timing)
         return "switched with a safeguard removed"
     return run
 
 
-SCENARIO_STEPS: dict[str, Callable[[Lab, Timing], str]] = {
+#: Each scenario's sequence; who performs each step is the driver's :class:`Steps`.
+SCENARIO_STEPS: dict[str, Callable[[Lab, Timing, Steps], str]] = {
     "full": _full,
     "fallback": _fallback,
     "gate-alarm": _gate_alarm,
@@ -383,4 +431,4 @@ class ManualDriver:
         return scenario.name in SCENARIO_STEPS
 
     def run(self, lab: Lab, scenario: Scenario, timing: Timing) -> str:
-        return SCENARIO_STEPS[scenario.name](lab, timing)
+        return SCENARIO_STEPS[scenario.name](lab, timing, ManualSteps())

@@ -48,6 +48,8 @@ class ReplicationStatus:
     latency_seconds: float  #: ~ CDCLatencyTarget
     incoming_changes: int  #: ~ CDCIncomingChanges
     error: str | None = None
+    #: transactions the source has logged since the start point (applied = captured - incoming_changes)
+    captured: int = 0
 
     @property
     def drained(self) -> bool:
@@ -157,6 +159,7 @@ class Replication:
         for domain, seq in parse_gtid_positions(str(positions["logged"] or "")).items():
             applied[domain] = max(applied.get(domain, 0), seq)
         incoming = pending_transactions(source, applied, self._start_gtids)
+        captured = sum(max(0, seq - self._start_gtids.get(domain, 0)) for domain, seq in source.items())
         state, error, behind = State.STOPPED, None, None
         if rows:
             row = rows[0]
@@ -171,8 +174,8 @@ class Replication:
         now = time.monotonic()
         if incoming == 0:
             self._pending_since = None
-            return ReplicationStatus(state, 0.0, 0, error)
+            return ReplicationStatus(state, 0.0, 0, error, captured)
         if self._pending_since is None:
             self._pending_since = now
         latency = max(float(behind or 0), now - self._pending_since)
-        return ReplicationStatus(state, round(latency, 3), incoming, error)
+        return ReplicationStatus(state, round(latency, 3), incoming, error, captured)

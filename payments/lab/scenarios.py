@@ -123,6 +123,8 @@ class Figures:
     answers: Mapping[str, int]
     events: Sequence[Mapping[str, Any]]
     driver_error: str | None = None
+    #: the state-machine executions that drove the run (machine, status, error, states), when machines did
+    machine_executions: Sequence[Mapping[str, Any]] = ()
 
     def problems(self) -> list[str]:
         """Why a scenario that must lose nothing failed (empty: it passed)."""
@@ -171,7 +173,8 @@ class Figures:
                            "pausedAnswers": self.load.pause_answers},
             "phasesSeconds": [{"phase": name, "seconds": seconds} for name, seconds in self.phases],
             "startupSeconds": round(self.startup_seconds, 2), "wallSeconds": round(self.wall_seconds, 2),
-            "replication": self.replication, "answers": dict(self.answers), "timeline": list(self.events),
+            "replication": self.replication, "answers": dict(self.answers),
+            "machineExecutions": list(self.machine_executions), "timeline": list(self.events),
         }
 
 
@@ -227,6 +230,7 @@ def run(name: str, driver: Driver, timing: Timing, settings: LabSettings | None 
             phases=tuple((p.name, p.seconds) for p in lab.phases), startup_seconds=lab.startup_seconds,
             wall_seconds=time.monotonic() - started, replication=replication, answers=answers,
             events=[dataclasses.asdict(e) for e in lab.events], driver_error=driver_error,
+            machine_executions=tuple(getattr(driver, "executions", ())),
         )
 
 
@@ -268,17 +272,22 @@ def show(runs: Sequence[Figures], console: Console) -> None:
                       f"phases: {phases}", soft_wrap=True)
 
 
-def timing_for(env: str, quick: bool) -> Timing:
-    """The environment's migration settings (traffic steps, bake, the write-pause bound when the layer has one),
-    shortened with ``quick``."""
+def migration_settings(env: str) -> Any:
+    """`env`'s migration settings from its stack file (one line if the environment does not exist)."""
     from payments.core import config, stackfiles
     from payments.core.environment import load_environment
     from payments.layers.migration.settings import MigrationSettings
 
-    load_environment(env)  # one line if the environment does not exist
+    load_environment(env)
     prefix = "payments-migration:"
     values = {k[len(prefix):]: v for k, v in stackfiles.config("migration", env).items() if k.startswith(prefix)}
-    settings = config.load(MigrationSettings, values, where="payments-migration")
+    return config.load(MigrationSettings, values, where="payments-migration")
+
+
+def timing_for(env: str, quick: bool) -> Timing:
+    """The environment's migration settings (traffic steps, bake, the write-pause bound when the layer has one),
+    shortened with ``quick``."""
+    settings = migration_settings(env)
     timing = Timing(steps=tuple(settings.traffic_steps), bake_seconds=float(settings.bake_seconds))
     bound = getattr(settings, "max_write_pause_seconds", None)
     if bound is not None:

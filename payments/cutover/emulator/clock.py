@@ -33,6 +33,7 @@ import datetime
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 #: Real seconds a sleeper may wait for the clock before the run is declared stalled.
@@ -67,12 +68,21 @@ class Clock:
     def elapsed(self) -> float:
         """Virtual seconds since the session started."""
         with self._cv:
+            self._sync()
             return self._elapsed
 
     def now(self) -> datetime.datetime:
         """The virtual wall-clock time (what history events and ``$$.State.EnteredTime`` carry)."""
         with self._cv:
+            self._sync()
             return self._epoch + datetime.timedelta(seconds=self._elapsed)
+
+    def _sync(self) -> None:
+        """Bring ``_elapsed`` up to date (virtual time moves only in :meth:`_advance`; see :class:`WallClock`)."""
+
+    def _stall_seconds(self, seconds: float) -> float:
+        """Real seconds a sleeper of `seconds` may go without any news before the run counts as stalled."""
+        return STALL_SECONDS
 
     def describe(self) -> str:
         """The scheduler's state, for a report of a run that did not finish."""
@@ -143,6 +153,7 @@ class Clock:
     def sleep(self, seconds: float, awake: Callable[[], bool] = lambda: True) -> None:
         """Sleep `seconds` of virtual time; return early once `awake()` is false (the execution was stopped)."""
         with self._cv:
+            self._sync()
             ident = next(self._ids)
             heapq.heappush(self._wakeups, (self._elapsed + max(0.0, float(seconds)), ident))
             self._awake[ident] = awake
@@ -152,10 +163,11 @@ class Clock:
                 self._slot = None  # asleep: another execution may run
                 self._cv.notify_all()
             self._advance()
+            stall = self._stall_seconds(seconds)
             while ident not in self._woken and awake():
-                if not self._cv.wait(timeout=STALL_SECONDS):
+                if not self._cv.wait(timeout=stall):
                     raise ClockStalledError(
-                        f"slept {STALL_SECONDS:.0f} real seconds at virtual +{self._elapsed:.1f}s "
+                        f"slept {stall:.0f} real seconds at virtual +{self._elapsed:.1f}s "
                         f"with {self._busy} execution(s) busy"
                     )
             self._awake.pop(ident, None)
@@ -170,6 +182,7 @@ class Clock:
     def pass_time(self, seconds: float) -> None:
         """A busy execution lets `seconds` pass (a retry interval): due sleepers and timers fire on the way."""
         with self._cv:
+            self._sync()
             target = self._elapsed + max(0.0, float(seconds))
             self._run_due(target)
             self._elapsed = max(self._elapsed, target)
@@ -177,6 +190,7 @@ class Clock:
     def call_later(self, seconds: float, callback: Callable[[], None]) -> int:
         """Run `callback` once `seconds` of virtual time have passed (inside the clock: keep it short)."""
         with self._cv:
+            self._sync()
             ident = next(self._ids)
             heapq.heappush(self._timers, (self._elapsed + max(0.0, float(seconds)), ident, callback))
             self._advance()
@@ -238,3 +252,63 @@ class Clock:
             if due is None or due > until:
                 return
             self._fire(due)
+
+
+class WallClock(Clock):
+    """The same scheduler with time driven by the wall clock: a Wait of N seconds passes in ``N * scale`` real
+    seconds, whether or not anything else is busy (for the lab, where payments flow while a machine bakes).
+
+    Executions still take the run slot one at a time. A ticker thread wakes sleepers and fires timers when their
+    real time comes; retry intervals (:meth:`pass_time`) are real sleeps. :meth:`close` stops the ticker.
+    """
+
+    def __init__(self, scale: float = 1.0, epoch: datetime.datetime | None = None) -> None:
+        if not scale > 0:
+            raise ValueError(f"scale {scale}: real seconds per virtual second must be more than 0")
+        super().__init__(epoch)
+        self.scale = scale
+        self._started = time.monotonic()
+        self._base = 0.0  #: virtual seconds at `_started` (the scale may change, see set_scale)
+        self._closed = False
+        self._ticker = threading.Thread(target=self._tick, name="wall-clock", daemon=True)
+        self._ticker.start()
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+        self._ticker.join(timeout=5)
+
+    def set_scale(self, scale: float) -> None:
+        """From now on a virtual second lasts `scale` real seconds (a sleeper due later wakes on the new scale)."""
+        if not scale > 0:
+            raise ValueError(f"scale {scale}: real seconds per virtual second must be more than 0")
+        with self._cv:
+            self._sync()
+            self._base, self._started, self.scale = self._elapsed, time.monotonic(), scale
+            self._cv.notify_all()
+
+    def _sync(self) -> None:
+        self._elapsed = max(self._elapsed, self._base + (time.monotonic() - self._started) / self.scale)
+
+    def _stall_seconds(self, seconds: float) -> float:
+        return STALL_SECONDS + max(0.0, float(seconds)) * self.scale
+
+    def _advance(self) -> None:
+        """No jumps: whatever is due by now fires; the ticker fires the rest when their time comes."""
+        self._sync()
+        self._run_due(self._elapsed)
+        self._cv.notify_all()
+
+    def pass_time(self, seconds: float) -> None:
+        time.sleep(max(0.0, float(seconds)) * self.scale)  # the execution stays busy, as in virtual mode
+        with self._cv:
+            self._advance()
+
+    def _tick(self) -> None:
+        with self._cv:
+            while not self._closed:
+                self._advance()
+                due = self._next_due()
+                wait = 1.0 if due is None else min(1.0, max(0.0, (due - self._elapsed) * self.scale))
+                self._cv.wait(timeout=wait)

@@ -204,12 +204,18 @@ class Elbv2:
 
     def __init__(self) -> None:
         self._failing: set[str] = set()
+        self._failing_targets: dict[str, frozenset[str]] = {}
 
     def reset(self) -> None:
         self._failing.clear()
+        self._failing_targets.clear()
 
     def fail_health(self, target_group_arn: str) -> None:
         self._failing.add(target_group_arn)
+
+    def set_unhealthy_targets(self, target_group_arn: str, target_ids: set[str]) -> None:
+        """Exactly these targets of the group fail their health checks (the lab: its dead instances)."""
+        self._failing_targets[target_group_arn] = frozenset(target_ids)
 
     def restore_health(self, target_group_arn: str) -> None:
         self._failing.discard(target_group_arn)
@@ -222,7 +228,8 @@ class Elbv2:
 
         def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
             status = real_health(self, target, ec2_backend)
-            if self.arn in gap._failing and status.status == "healthy":
+            failing = self.arn in gap._failing or target.get("Id") in gap._failing_targets.get(self.arn, ())
+            if failing and status.status == "healthy":
                 return elbv2.FakeHealthStatus(
                     status.instance_id,
                     status.port,

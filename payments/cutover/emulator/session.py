@@ -23,7 +23,7 @@ from typing import Any
 from unittest import mock
 
 from payments.cutover.emulator import adapter
-from payments.cutover.emulator.clock import Clock
+from payments.cutover.emulator.clock import Clock, WallClock
 from payments.cutover.emulator.control import Control
 from payments.cutover.emulator.services import Dms, Ecs, Elbv2, Events
 
@@ -206,11 +206,12 @@ def _lifecycle_patches(session: Session) -> list[Any]:
 
 
 @contextlib.contextmanager
-def emulator(region: str = REGION) -> Iterator[Session]:
-    """moto with state-machine execution on, the adapter patched in, a virtual clock, throwaway credentials."""
+def emulator(region: str = REGION, *, clock: Clock | None = None) -> Iterator[Session]:
+    """moto with state-machine execution on, the adapter patched in, a virtual clock (or the given one, e.g. a
+    :class:`~.clock.WallClock` for the lab), throwaway credentials."""
     from moto import mock_aws
 
-    session = Session(region, Clock())
+    session = Session(region, clock or Clock())
     fake_env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -221,6 +222,8 @@ def emulator(region: str = REGION) -> Iterator[Session]:
         "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
     }
     with contextlib.ExitStack() as stack:
+        if isinstance(session.clock, WallClock):
+            stack.callback(session.clock.close)
         # Never let a real profile or credential leak into (or out of) the emulator.
         stack.enter_context(mock.patch.dict(os.environ, fake_env))
         for var in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
