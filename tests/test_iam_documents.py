@@ -27,6 +27,9 @@ KNOWN_FALSE_POSITIVES = {
     # without it flags every application-listener ARN. AWS's Service Authorization Reference
     # lists listener/app* as a resource type of ModifyListener.
     ("RESOURCE_MISMATCH", "elasticloadbalancing:ModifyListener"),
+    # The same duplicate for rules: AWS lists listener-rule/app* (and listener-rule/net*) as ModifyRule's resource
+    # types; the write-pause rule is an application listener's rule, so it can match only the first.
+    ("RESOURCE_MISMATCH", "elasticloadbalancing:ModifyRule"),
     # parliament expects both resource types AWS lists for ListExecutions (mapRun and stateMachine); a request
     # names one of them (stateMachineArn or mapRunArn), and the rollback role lists only its cutover machine's.
     ("RESOURCE_MISMATCH", "states:ListExecutions"),

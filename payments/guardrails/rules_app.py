@@ -66,6 +66,7 @@ UNSCOPED_ACTIONS = frozenset(
         "xray:GetSamplingTargets",
         "ec2:DescribeInstances",
         "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeNetworkAcls",
         "ecs:DescribeTaskDefinition",
         "ecs:RegisterTaskDefinition",
         "elasticloadbalancing:DescribeTargetHealth",

@@ -202,6 +202,18 @@ def _listener(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[
     }
 
 
+@extra("aws:lb/listenerRule:ListenerRule")
+def _listener_rule(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
+    """AWS's form: the listener's ARN with ``listener-rule/`` for ``listener/``, and the rule's own id after it."""
+    rule_id = digest(name, "r", length=16)
+    listener = inputs.get("listenerArn")
+    if isinstance(listener, str) and ":listener/" in listener:
+        return {"arn": listener.replace(":listener/", ":listener-rule/", 1) + f"/{rule_id}"}
+    seed = name.replace("/", "-")
+    path = f"listener-rule/app/{seed}/{digest(seed, length=16)}/{digest(seed, 'l', length=16)}/{rule_id}"
+    return {"arn": arn("elasticloadbalancing", path, region)}
+
+
 @extra("aws:sns/topic:Topic")
 def _topic(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
     return {"arn": arn("sns", inputs.get("name", rid), region)}

@@ -97,10 +97,12 @@ def writer_policy(
             sid="ReadPauseAndListener",
         ),
         iam.allow(
-            ["ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAclEntry", "ec2:DescribeNetworkAcls"],
+            ["ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAclEntry"],
             f"arn:aws:ec2:{region}:{account_id}:network-acl/{w.nacl_id}",
             sid="Fence",
         ),
+        # EC2's Describe* actions take no resource-level permission (Service Authorization Reference).
+        iam.allow(["ec2:DescribeNetworkAcls"], "*", sid="ReadFence"),
         iam.allow(["cloudwatch:DescribeAlarms"], "*", sid="ReadLatencyAlarm"),
     ]
     if role in ("switchover", "fallback"):
