@@ -204,14 +204,11 @@ def _listener(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[
 
 @extra("aws:lb/listenerRule:ListenerRule")
 def _listener_rule(name: str, inputs: dict[str, Any], rid: str, region: str) -> dict[str, Any]:
-    """AWS's form: the listener's ARN with ``listener-rule/`` for ``listener/``, and the rule's own id after it."""
-    rule_id = digest(name, "r", length=16)
-    listener = inputs.get("listenerArn")
-    if isinstance(listener, str) and ":listener/" in listener:
-        return {"arn": listener.replace(":listener/", ":listener-rule/", 1) + f"/{rule_id}"}
+    """AWS's form (``listener-rule/app/<lb>/<lb id>/<listener id>/<rule id>``), from the rule's own name: built
+    from the listener's ARN it would carry that output's text into another, which a secret output must not."""
     seed = name.replace("/", "-")
-    path = f"listener-rule/app/{seed}/{digest(seed, length=16)}/{digest(seed, 'l', length=16)}/{rule_id}"
-    return {"arn": arn("elasticloadbalancing", path, region)}
+    ids = "/".join(digest(seed, part, length=16) for part in ("lb", "l", "r"))
+    return {"arn": arn("elasticloadbalancing", f"listener-rule/app/{seed}/{ids}", region)}
 
 
 @extra("aws:sns/topic:Topic")
