@@ -14,6 +14,7 @@ import dataclasses
 import importlib.util
 import io
 import json
+import os
 import re
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
@@ -309,3 +310,22 @@ def test_scanner_exclusions_are_narrow(scanner: ModuleType) -> None:
     for real in (planted()["aws"], "S3cure-Payment-Pw-9x7", "testing123", "password1", "hunter22", "wJalrXUtnFEMI"):
         assert not excluded(real), real
     assert all(reason for _, reason in scanner.EXCLUDED_SECRETS + scanner.EXCLUDED_LINES)
+
+
+
+def test_scanner_drives_the_sandbox_and_restores_the_process(scanner: ModuleType, tmp_path: Path) -> None:
+    """The scanner's stand-in deploy builds the test Sandbox over its own `monkeypatch` shim: everything the
+    Sandbox patches (environment, the deploy freeze's AWS question) must work there and be undone afterwards."""
+    from payments.ops import freeze
+    from tests.fake_pulumi import Sandbox
+
+    before_env, before_freeze = dict(os.environ), freeze.running_executions
+    shim = scanner._Env()
+    try:
+        box = Sandbox(tmp_path, shim)
+        assert freeze.running_executions(["arn:machine"], "us-east-1") == []
+        assert box.freeze_questions == [["arn:machine"]] and os.environ["FAKE_PULUMI_LOG"] == str(box.log)
+    finally:
+        shim.undo()
+    assert freeze.running_executions is before_freeze
+    assert dict(os.environ) == before_env

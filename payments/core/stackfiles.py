@@ -39,6 +39,7 @@ AWS_INSTEAD = {
     "profile": "export AWS_PROFILE={value} before running invoke or pulumi, and delete this line",
     "defaultTags": "tags come from environments/{env}.yaml (costCenter, migrationPhase): delete this line",
     "accessKey": "export AWS_ACCESS_KEY_ID (never in a stack file) and delete this line",
+    # pragma: allowlist nextline secret (fix text naming an environment variable)
     "secretKey": "export AWS_SECRET_ACCESS_KEY (never in a stack file) and delete this line",
     "token": "export AWS_SESSION_TOKEN (never in a stack file) and delete this line",
 }

@@ -70,8 +70,12 @@ class Sandbox:
         from payments.ops import freeze
 
         self.freeze_questions: list[list[str]] = []
-        monkeypatch.setattr(freeze, "running_executions",
-                            lambda arns, region: self.freeze_questions.append(arns) or [])
+
+        def none_running(arns: list[str], region: str) -> list[str]:
+            self.freeze_questions.append(arns)
+            return []
+
+        monkeypatch.setattr(freeze, "running_executions", none_running)
 
     def set_outputs(self, outputs: dict[str, dict[str, Any]]) -> None:
         self.outputs_file.write_text(json.dumps(outputs))
