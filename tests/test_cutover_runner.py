@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -314,3 +316,17 @@ def test_the_cutover_deploys_the_app_stacks_current_task_definition() -> None:
         # no app stack (or EC2 mode): the definition's default stands
         bare = deployed_for(rig)
         assert bare.task_definition is None and runner.with_current_task_definition(bare, {}) == {}
+
+
+def test_two_starts_in_the_same_second_get_distinct_valid_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Execution names are unique per machine for 90 days: a second start in the same second (the reverted
+    switchover right after a completed one, a retried command) must not fail with ExecutionAlreadyExists."""
+    frozen = time.gmtime(1_796_000_000)
+    monkeypatch.setattr(runner.time, "gmtime", lambda *_: frozen)
+    names = {runner.execution_name("writer-recovery") for _ in range(50)}
+    assert len(names) == 50
+    shape = boto3.session.Session().client("stepfunctions", region_name="us-east-1").meta.service_model
+    name_shape = shape.operation_model("StartExecution").input_shape.members["name"]
+    for name in names:
+        assert name.startswith("writer-recovery-20261130T") and 1 <= len(name) <= name_shape.metadata["max"]
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", name), "letters, digits, - and _ only (CloudWatch Logs-safe)"

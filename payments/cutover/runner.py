@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,7 @@ class Deployed:
         return [e["executionArn"] for e in page.get("executions", [])]
 
     def start(self, state_machine_arn: str, payload: dict[str, Any], prefix: str) -> str:
-        name = f"{prefix}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        name = execution_name(prefix)
         with aws_errors(f"starting {state_machine_arn.rsplit(':', 1)[-1]}"):
             return self.sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))[
                 "executionArn"
@@ -339,6 +340,12 @@ _WRITER_AFTER = {
     "WriterStuck": "writes stay paused on purpose (no lossless way on); the safety net acts. Fix if it cannot: "
     "invoke recover-writer --env {env} after reading the notice",
 }
+
+
+def execution_name(prefix: str) -> str:
+    """A Step Functions execution name: readable (machine role, UTC start time) and unique per start, because a name
+    cannot be reused for 90 days and two starts in one second (a rehearsal, a retried command) must not collide."""
+    return f"{prefix}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}"
 
 
 def writer_arn(deployed: Deployed, role: str) -> str:
