@@ -5,12 +5,16 @@ the start of collection (several test modules plan an environment as they are im
   new default session per ``mock_aws``, and each used to parse the same JSON again), and moto's SNS signing key is made
   once: :func:`payments.cutover.emulator.adapter.process_caches`;
 * a layer planned only as another layer's upstream is reused when everything its program reads is identical
-  (:data:`payments.plan.engine.UPSTREAM_MEMO`); the layers a test asks for are always planned afresh.
+  (:data:`payments.plan.engine.UPSTREAM_MEMO`); the layers a test asks for are always planned afresh;
+* each state-machine definition is parsed once and its program shared by its executions (gap 7 in
+  :mod:`payments.cutover.emulator.adapter`): at the end of every worker's run, no program may differ from its state
+  at parse time, or an execution could have leaked state into the next.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import pytest
 
@@ -24,6 +28,13 @@ def pytest_configure(config: pytest.Config) -> None:
     _speedups.enter_context(adapter.process_caches())
     engine.UPSTREAM_MEMO = {}
     _speedups.callback(setattr, engine, "UPSTREAM_MEMO", None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_programs_stay_unchanged() -> Iterator[None]:
+    yield
+    changed = adapter.shared_programs_changed()
+    assert not changed, f"an execution wrote into the shared parsed program of {changed} (adapter gap 7)"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

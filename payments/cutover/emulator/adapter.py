@@ -25,8 +25,12 @@ And three that only cost time, bridged so the suite and ``invoke rehearse`` stay
 results):
 
 7. moto parses the ASL (ANTLR) at ``CreateStateMachine`` and again at every ``StartExecution``: a second or two
-   for our definitions. -> parse each definition once per process; every execution gets its own copy of the
-   parsed program, unpickled from the pickle taken after the parse (a third of the cost of ``copy.deepcopy``).
+   for our definitions. -> parse each definition once per process and share the parsed program between its
+   executions. The program is read-only while it runs (an execution's state lives in its own environment and
+   heap); its one lazily written attribute, each component's ``heap_key`` (a uid naming the component in that
+   per-execution heap), is assigned when it is parsed, so nothing changes afterwards.
+   :func:`shared_programs_changed` compares each program with the pickle taken then; the tests assert it stays
+   empty after executions of every machine, so a moto release that keeps state in the tree is caught.
 8. Every JSONPath is compiled anew (a PLY parser built per call, in path extraction and in every ResultPath), and
    moto lists a response class's methods with ``inspect.getmembers`` at every API call. -> compile each path,
    and list each class, once.
@@ -50,6 +54,7 @@ import contextlib
 import copy
 import datetime
 import functools
+import json
 import marshal
 import pickle
 import re
@@ -159,8 +164,29 @@ def _patch_everywhere(prefix: str, name: str, original: Any, replacement: Any) -
 
 # --- gap 7: parse once --------------------------------------------------------------------------------------
 
-_parsed: dict[str, tuple[bytes, Any]] = {}
+_parsed: dict[str, tuple[Any, Any, bytes]] = {}  #: definition -> (program, parse tree, pickle of the program)
 _parsed_lock = threading.Lock()
+
+
+def _assign_heap_keys(program: Any) -> None:
+    """Touch ``heap_key`` on every evaluable component of the program, so none is written during an execution."""
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    seen: set[int] = set()
+    pending = [program]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, EvalComponent):
+            _ = node.heap_key
+        if isinstance(node, dict):
+            pending.extend(node.values())
+        elif isinstance(node, (list, tuple, set, frozenset)):
+            pending.extend(node)
+        elif hasattr(node, "__dict__") and not isinstance(node, type):
+            pending.extend(vars(node).values())
 
 
 def _parse_once(real: Callable[[str], tuple[Any, Any]]) -> Callable[[str], tuple[Any, Any]]:
@@ -168,11 +194,29 @@ def _parse_once(real: Callable[[str], tuple[Any, Any]]) -> Callable[[str], tuple
         with _parsed_lock:
             if definition not in _parsed:
                 program, tree = real(definition)  # a syntax error raises, and is not cached
-                _parsed[definition] = (pickle.dumps(program), tree)
-            pickled, tree = _parsed[definition]
-        return pickle.loads(pickled), tree
+                _assign_heap_keys(program)
+                _parsed[definition] = (program, tree, pickle.dumps(program))
+            program, tree, _ = _parsed[definition]
+        return program, tree
 
     return parse
+
+
+def shared_programs_changed() -> list[str]:
+    """The names of the parsed programs that differ from their state at parse time (should be none): an
+    execution that wrote into a shared program would leak into the next execution of the same definition."""
+    with _parsed_lock:
+        entries = list(_parsed.items())
+    return [
+        _definition_name(definition) for definition, (program, _, pickled) in entries
+        if pickle.dumps(program) != pickled
+    ]
+
+
+def _definition_name(definition: str) -> str:
+    """A short name for a definition in messages: its Comment, else its first state."""
+    doc = json.loads(definition)
+    return str(doc.get("Comment") or doc.get("StartAt"))
 
 
 # --- gap 9: one client per service ----------------------------------------------------------------------------
