@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 from rich.console import Console
 
+from payments.core import naming
 from payments.core.errors import UserError
 from payments.cutover import emulator, execution, rehearsal, runner
 from payments.layers.migration.schedule import CutoverInput
@@ -322,7 +323,7 @@ def test_two_starts_in_the_same_second_get_distinct_valid_names(monkeypatch: pyt
     """Execution names are unique per machine for 90 days: a second start in the same second (the reverted
     switchover right after a completed one, a retried command) must not fail with ExecutionAlreadyExists."""
     frozen = time.gmtime(1_796_000_000)
-    monkeypatch.setattr(runner.time, "gmtime", lambda *_: frozen)
+    monkeypatch.setattr(naming.time, "gmtime", lambda *_: frozen)
     names = {runner.execution_name("writer-recovery") for _ in range(50)}
     assert len(names) == 50
     shape = boto3.session.Session().client("stepfunctions", region_name="us-east-1").meta.service_model

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
+import time
+import uuid
 
 from payments.core.errors import UserError
 
@@ -98,3 +100,10 @@ def check(name: str, kind: Kind) -> str:
     if not re.match(rule.pattern, name):
         raise UserError(f"name '{name}' is not a valid {rule.label} name. Fix: use {rule.allowed}")
     return name
+
+
+def run_stamp() -> str:
+    """A run's identifier: its UTC start time and 6 random hex digits (``20261203T014933Z-542682``). Readable and
+    sortable, and unique per call even for two starts in the same second (deploy runs, Step Functions executions,
+    whose names cannot be reused for 90 days)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from payments.core import naming
 from payments.core.environment import load_environment
 from payments.core.errors import ConfigError, UserError
 from payments.cutover import execution
@@ -343,9 +343,9 @@ _WRITER_AFTER = {
 
 
 def execution_name(prefix: str) -> str:
-    """A Step Functions execution name: readable (machine role, UTC start time) and unique per start, because a name
-    cannot be reused for 90 days and two starts in one second (a rehearsal, a retried command) must not collide."""
-    return f"{prefix}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+    """A Step Functions execution name: the machine's role and a run stamp, unique per start (a name cannot be
+    reused for 90 days, and two starts in one second, such as a reverted switchover after a completed one, happen)."""
+    return f"{prefix}-{naming.run_stamp()}"
 
 
 def writer_arn(deployed: Deployed, role: str) -> str:

@@ -18,14 +18,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from payments.core import contract, stackfiles
+from payments.core import contract, naming, stackfiles
 from payments.core.environment import Environment, load_environment
 from payments.core.errors import UserError
 from payments.core.graph import LAYERS, dependents, parse_layers, project_name
@@ -137,7 +136,7 @@ class Orchestrator:
         self.package_dir = package_dir
         self.commit = commit if commit is not None else records.git_commit(root)
         self.records = RecordStore(root)
-        self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+        self.run_id = naming.run_stamp()
         self._outputs: dict[str, dict[str, Any] | None] = {}
         self._outputs_lock = threading.Lock()
         self._layer_locks = {name: threading.Lock() for name in LAYERS}
