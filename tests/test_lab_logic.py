@@ -161,6 +161,47 @@ def test_other_failures_back_off_exponentially_up_to_the_cap() -> None:
     assert Answer(None, {}, "unknown", None).error and Answer(502, {}, "blue", None).error
 
 
+# -- starting servers ------------------------------------------------------------------------------------------
+
+
+def test_no_two_servers_are_given_the_same_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel may offer a closed probe's port again; a port is bound only when its server starts."""
+    offered = iter([40001, 40001, 40002])
+
+    class Probe:
+        def __enter__(self) -> Probe:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def bind(self, address: tuple[str, int]) -> None:
+            self.port = next(offered)
+
+        def getsockname(self) -> tuple[str, int]:
+            return ("127.0.0.1", self.port)
+
+    monkeypatch.setattr(process, "_handed_out", set())
+    monkeypatch.setattr(process.socket, "socket", Probe)
+    assert [process.free_port(), process.free_port()] == [40001, 40002]
+
+
+def test_a_database_that_accepts_connections_but_serves_no_login_is_not_ready(tmp_path: Path) -> None:
+    """mariadbd binds its socket file and TCP port before it serves logins; readiness is a login that answers."""
+    import socket
+
+    from payments.lab.database import Database
+
+    db = Database("onprem", ONPREM, tmp_path, programs={})
+    with socket.socket(socket.AF_UNIX) as unix, socket.socket() as tcp:
+        unix.bind(str(db.socket))
+        unix.listen()
+        tcp.bind(("127.0.0.1", db.port))
+        tcp.listen()
+        with pytest.raises(process.LabError, match=rf"onprem database on port {db.port}: not ready after 1s"):
+            db.wait_ready(timeout=1)
+
+
 # -- invoke lab: one-line user errors --------------------------------------------------------------------------
 
 

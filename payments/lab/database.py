@@ -19,7 +19,6 @@ import getpass
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -172,15 +171,29 @@ class Database:
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        process.wait_until(self._accepting, timeout, f"{self.role} database on port {self.port}",
+        process.wait_until(self._answers, timeout, f"{self.role} database on port {self.port}",
                            proc=self._proc, log=self.log)
 
-    def _accepting(self) -> bool:
-        if not self.socket.exists():
+    def _answers(self) -> bool:
+        """Ready means the operator can log in and get an answer. The socket file and an accepted TCP connection
+        both come before that: mariadbd binds them during start-up, and a connection made then waits (or is
+        refused) until the server serves logins, which under load outlasts a client's connect timeout."""
+        if not self.socket.exists() or not process.accepts(self.port):
             return False
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-            return True
-        return False
+        try:
+            probe = pymysql.connect(unix_socket=str(self.socket), user=getpass.getuser(), ssl_disabled=True,
+                                    connect_timeout=2, read_timeout=2)
+        except (pymysql.err.MySQLError, OSError):
+            return False
+        try:
+            with probe.cursor() as cur:
+                cur.execute("SELECT 1")
+                return cur.fetchone() == (1,)
+        except (pymysql.err.MySQLError, OSError):
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                probe.close()
 
     def stop(self) -> None:
         """Clean shutdown (SIGTERM lets InnoDB and the binlog close), SIGKILL if it hangs."""

@@ -47,9 +47,7 @@ class HAProxy:
     def _accepting(self, port: int) -> bool:
         """The port accepts connections and the runtime API answers (its socket file exists a moment before)."""
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                pass
-            return "Name: HAProxy" in self.command("show info")
+            return process.accepts(port) and "Name: HAProxy" in self.command("show info")
         except OSError:
             return False
 

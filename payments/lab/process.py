@@ -47,12 +47,29 @@ def programs() -> dict[str, str]:
     return {name: str(path) for name, path in found.items()}
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A loopback TCP port nobody listens on right now, and never one this process handed out before: a port is
+    chosen when a server is configured and bound only when it starts, so two servers of one lab could otherwise be
+    given the same port (the kernel may offer a closed probe's port again)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+
+
+def accepts(port: int) -> bool:
+    """Whether a TCP connection to the loopback `port` is accepted (the kernel's answer, not the server's)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def _die_with_parent() -> None:
