@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 from typing import Any
 
 import boto3
@@ -13,7 +15,7 @@ from moto import mock_aws
 from payments.core.contract import EXPORTS
 from payments.core.errors import ConfigError
 from payments.layers.observability import dashboards
-from payments.plan.engine import LayerPlan, PlannedResource
+from payments.plan.engine import LayerPlan, PlannedResource, plan_environment
 from tests.support import of_type, one, plan
 
 TOPIC = "aws:sns/topic:Topic"
@@ -28,8 +30,8 @@ DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 SEED_B = {"edge": {"computeMode": "ec2"}, "app": {"computeMode": "ec2"}, "data": {"engine": "mysql"},
           "observability": {"computeMode": "ec2", "dbEngine": "mysql"}}
 DMS_ON = {"observability": {"dmsEnabled": True}}
-# A program that fails inside an apply (the mismatch tests) abandons Output coroutines; the garbage collector may
-# finalize them during any later test of this module.
+# A program that fails inside an apply (the mismatch tests) abandons Output coroutines that never started; the
+# garbage collector may finalize them during any later test of this module.
 pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'Output.:RuntimeWarning")
 WITH_UPSTREAMS = ["data", "edge", "app", "observability"]
 
@@ -123,6 +125,26 @@ def test_a_mirror_setting_that_disagrees_with_the_upstream_stops_the_program(ove
         plan("dev", ["observability"], overrides)
     assert err.value.key == f"payments-observability:{key}"
     assert "but the" in str(err.value) and "Fix:" in str(err.value)
+
+
+def test_a_program_that_fails_leaves_no_error_for_the_garbage_collector_to_log(caplog: pytest.LogCaptureFixture
+                                                                                ) -> None:
+    """The registrations a failed program left in flight are cancelled with it. Left alone, each failed later with
+    nobody to read its error, and asyncio logged it with a traceback whenever the garbage collector found it: in an
+    unrelated test, where Python 3.11's traceback formatting broke an ``ast.parse`` in progress (CPython gh-106905,
+    "AST constructor recursion depth mismatch")."""
+    gc.collect()
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        failed = []
+        for _ in range(2):  # the SDK lets go of a run's RPCs when the next run starts
+            try:
+                plan_environment("dev", ["observability"], overrides={"observability": {"dbEngine": "mysql"}})
+            except ConfigError as error:  # not pytest.raises: its record of the error would keep the program alive
+                failed.append(error.key)
+        assert failed == ["payments-observability:dbEngine"] * 2
+        gc.collect()
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

@@ -271,6 +271,21 @@ def _quiet_user_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
     loop.default_exception_handler(context)
 
 
+def _drain_abandoned(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what a failed program left running on its loop, and collect how each piece ended.
+
+    A program that fails inside an apply leaves registrations in flight. Left alone they fail once the executor is
+    shut down, nobody reads those errors, and asyncio logs each one, with its traceback, whenever the garbage
+    collector finds it: in a later, unrelated test or command, on whatever thread is running. On Python 3.11 that
+    traceback formatting can re-enter an ``ast.parse`` in progress and break it with "AST constructor recursion
+    depth mismatch" (CPython gh-106905). A program that succeeds leaves nothing here (the SDK waits for its RPCs).
+    """
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
 def _in_thread(fn: Callable[[], Any]) -> Any:
     """Run `fn` in a new thread: the SDK keeps its state in context variables."""
     box: dict[str, Any] = {}
@@ -284,6 +299,7 @@ def _in_thread(fn: Callable[[], Any]) -> Any:
         except BaseException as exc:
             box["error"] = exc
         finally:
+            _drain_abandoned(loop)
             loop.run_until_complete(loop.shutdown_default_executor())  # the monitor's RPC threads end with the run
             asyncio.set_event_loop(None)
             loop.close()
