@@ -9,17 +9,20 @@ as it would deploy, with no engine, CLI, network or AWS account.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import runpy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as sdk_mocks
+from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import SETTINGS, get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
@@ -271,6 +274,19 @@ def _quiet_user_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
     loop.default_exception_handler(context)
 
 
+@contextlib.contextmanager
+def _no_source_positions() -> Iterator[None]:
+    """The SDK walks the Python stack at every registration (``traceback.extract_stack``, reading source lines) to
+    tell the engine where each resource was declared, for its diagnostics; the mock monitor drops it. A plan skips
+    that walk: a sixth of a plan's time, and nothing of what the plan records depends on it."""
+    real = sdk_resource._get_stack_trace
+    sdk_resource._get_stack_trace = source_pb2.StackTrace
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = real
+
+
 def _drain_abandoned(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel what a failed program left running on its loop, and collect how each piece ended.
 
@@ -369,7 +385,8 @@ def plan_layer(
 
     stack.READS.clear()
     try:
-        values, secrets = _in_thread(run)
+        with _no_source_positions():
+            values, secrets = _in_thread(run)
     finally:
         monitor.close_loops()
     reads = [(up, name) for reader, up, name in stack.READS if reader == layer]
