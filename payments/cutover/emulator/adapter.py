@@ -21,8 +21,8 @@ Each patch below names the gap it bridges. The gaps, all in moto 5.x:
 6. Time. moto sleeps for real in Wait states and retry intervals, and measures ``TimeoutSeconds`` and history
    timestamps on the wall clock. -> all of them on the session's virtual clock (:mod:`.clock`).
 
-And three that only cost time, bridged so the suite and ``invoke rehearse`` stay fast (pure memoisation, same
-results):
+And the ones that only cost time, bridged so the suite and ``invoke rehearse`` stay fast (the same results:
+memoisation, or work whose result moto never reads):
 
 7. moto parses the ASL (ANTLR) at ``CreateStateMachine`` and again at every ``StartExecution``: a second or two
    for our definitions. -> parse each definition once per process and share the parsed program between its
@@ -31,6 +31,11 @@ results):
    per-execution heap), is assigned when it is parsed, so nothing changes afterwards.
    :func:`shared_programs_changed` compares each program with the pickle taken then; the tests assert it stays
    empty after executions of every machine, so a moto release that keeps state in the tree is caught.
+   Across processes (test workers, ``invoke rehearse``, the lab) the pickled program is kept in a cache folder
+   (:func:`cache_dir`), named by a digest of the definition, moto's version and Python's: loading it takes
+   milliseconds where parsing takes up to a second. A definition that fails to parse is never cached. A program
+   from the cache comes without ANTLR's parse tree (it cannot be pickled); moto's executions and validation use
+   only the program.
 8. Every JSONPath is compiled anew (a PLY parser built per call, in path extraction and in every ResultPath), and
    moto lists a response class's methods with ``inspect.getmembers`` at every API call. -> compile each path,
    and list each class, once.
@@ -44,8 +49,12 @@ results):
     client. -> one loader per data path for the process; the model files never change while it runs.
 16. moto's SNS makes a 2048-bit RSA signing key for every subscription (each emulator session). -> one key for
     the process: the messages are signed all the same.
+17. botocore computes a SigV4 signature for every request (canonical request, payload digest, five HMACs): a
+    twentieth of an execution's CPU. moto checks no signature; it reads the credential scope of the Authorization
+    header (access key, date, region, service). -> inside an emulator session, requests carry that scope, the
+    date and token headers as botocore sets them, and a signature of zeros.
 
-:func:`process_caches` puts 15 and 16 in place (the emulator does, and the test suite for its whole run).
+:func:`process_caches` puts 7, 15 and 16 in place (the emulator does, and the test suite for its whole run).
 """
 
 from __future__ import annotations
@@ -54,14 +63,18 @@ import contextlib
 import copy
 import datetime
 import functools
+import hashlib
 import json
 import marshal
+import os
 import pickle
 import re
+import stat
 import sys
 import threading
 import types
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -189,17 +202,86 @@ def _assign_heap_keys(program: Any) -> None:
             pending.extend(vars(node).values())
 
 
+#: Environment variable naming the folder of parsed programs shared between processes; ``off`` turns it off.
+CACHE_ENV = "PAYMENTS_EMULATOR_CACHE"
+_CACHE_FORMAT = "1"  #: bump when what is pickled changes
+
+
+def cache_dir() -> Path | None:
+    """Where parsed programs are kept between processes: ``$PAYMENTS_EMULATOR_CACHE``, else the user's cache folder
+    (``$XDG_CACHE_HOME`` or ``~/.cache``) under ``payments-platform/asl``; None when the variable is ``off``.
+
+    The files are pickles, which run code when loaded, so the folder is the user's own (created private, like the
+    virtualenv that runs it); a folder others may write to is not used."""
+    setting = os.environ.get(CACHE_ENV, "")
+    if setting == "off":
+        return None
+    if setting:
+        return Path(setting)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "payments-platform" / "asl"
+
+
+def _cache_file(definition: str) -> Path | None:
+    folder = cache_dir()
+    if folder is None:
+        return None
+    import moto
+
+    key = hashlib.sha256("\0".join([_CACHE_FORMAT, moto.__version__, sys.version, definition]).encode()).hexdigest()
+    return folder / f"{key}.pickle"
+
+
+def _private(folder: Path) -> bool:
+    info = folder.stat()
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _cached_program(definition: str) -> tuple[Any, bytes] | None:
+    path = _cache_file(definition)
+    try:
+        if path is None or not path.is_file() or not _private(path.parent):
+            return None
+        pickled = path.read_bytes()
+        return pickle.loads(pickled), pickled
+    except Exception:  # unreadable, or written by another moto: parse again, and the entry is rewritten
+        return None
+
+
+def _keep_program(definition: str, pickled: bytes) -> None:
+    path = _cache_file(definition)
+    if path is None:
+        return
+    with contextlib.suppress(OSError):  # no cache is slower, never wrong
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(path.parent):
+            return
+        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+        partial.write_bytes(pickled)
+        os.replace(partial, path)  # whole or absent, for another process reading it now
+
+
 def _parse_once(real: Callable[[str], tuple[Any, Any]]) -> Callable[[str], tuple[Any, Any]]:
     def parse(definition: str) -> tuple[Any, Any]:
         with _parsed_lock:
             if definition not in _parsed:
-                program, tree = real(definition)  # a syntax error raises, and is not cached
-                _assign_heap_keys(program)
-                _parsed[definition] = (program, tree, pickle.dumps(program))
+                cached = _cached_program(definition)
+                if cached is not None:
+                    _parsed[definition] = (cached[0], None, cached[1])
+                else:
+                    program, tree = real(definition)  # a syntax error raises, and is not cached
+                    _assign_heap_keys(program)
+                    pickled = pickle.dumps(program)
+                    _parsed[definition] = (program, tree, pickled)
+                    _keep_program(definition, pickled)
             program, tree, _ = _parsed[definition]
         return program, tree
 
+    parse.__wrapped__ = real  # type: ignore[attr-defined]  # the parser itself, for tests
     return parse
+
+
+class _ParseOnce(staticmethod):  # type: ignore[type-arg]
+    """The parser's ``parse``, memoised (a staticmethod of its own type, so a nested patch can tell it is in)."""
 
 
 def shared_programs_changed() -> list[str]:
@@ -264,15 +346,45 @@ def _one_private_key(self: Any) -> Any:
 
 @contextlib.contextmanager
 def process_caches() -> Iterator[None]:
-    """Gaps 15 and 16: botocore's parsed models and SNS's signing key, made once for the process."""
+    """Gaps 7, 15 and 16: parsed state-machine programs, botocore's parsed models and SNS's signing key, made once
+    for the process (programs: once for every process, see :func:`cache_dir`).
+
+    Inside one already in place (an emulator session during the test suite's run) it changes nothing: wrapping the
+    caches twice would have the outer wrapper wait on a lock the inner one needs."""
+    import moto.stepfunctions.parser.asl.parse.asl_parser as asl_parser
     from moto.sns import models as sns
 
+    parser = asl_parser.AmazonStateLanguageParser
+    if isinstance(parser.__dict__["parse"], _ParseOnce):
+        yield
+        return
     with contextlib.ExitStack() as stack:
         stack.enter_context(
             mock.patch.object(botocore.session, "create_loader", _shared_loader(botocore.session.create_loader))
         )
         stack.enter_context(mock.patch.object(sns.Subscription, "private_key", _one_private_key))
+        stack.enter_context(mock.patch.object(parser, "parse", _ParseOnce(_parse_once(parser.parse))))
         yield
+
+
+# --- gap 17: the credential scope without the signature ---------------------------------------------------------
+
+_NO_SIGNATURE = "0" * 64
+
+
+def _scope_only(self: Any, request: Any) -> None:
+    """``SigV4Auth.add_auth`` as moto reads it: botocore's own headers and scope, no signature computed."""
+    from botocore.auth import SIGV4_TIMESTAMP
+    from botocore.exceptions import NoCredentialsError
+    from botocore.utils import get_current_datetime
+
+    if self.credentials is None:
+        raise NoCredentialsError()
+    request.context["timestamp"] = get_current_datetime().strftime(SIGV4_TIMESTAMP)
+    self._modify_request_before_signing(request)  # drops an earlier attempt's header; date and token headers
+    request.headers["Authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={self.scope(request)}, SignedHeaders=host;x-amz-date, Signature={_NO_SIGNATURE}"
+    )
 
 
 # --- gap 10: copying JSON ------------------------------------------------------------------------------------
@@ -298,25 +410,24 @@ _COPY = types.SimpleNamespace(deepcopy=json_copy, copy=copy.copy)
 
 @contextlib.contextmanager
 def patched() -> Iterator[None]:
-    """Gaps 1-4, 7-9, 15 and 16 patched in for the duration (time, gap 6, is wired by the session)."""
+    """Gaps 1-4, 7-10 and 15-17 patched in for the duration (time, gap 6, is wired by the session)."""
+    import botocore.auth
     import moto.core.responses as responses
-    import moto.stepfunctions.parser.asl.parse.asl_parser as asl_parser
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
     from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
     sdk_task = state_task_service_aws_sdk.StateTaskServiceAwsSdk
-    parser = asl_parser.AmazonStateLanguageParser
     patches = [
         process_caches(),
         mock.patch.object(sdk_task, "_get_boto_service_name", _boto_service_name),
         mock.patch.object(sdk_task, "_normalise_parameters", _normalise_parameters),
         mock.patch.object(sdk_task, "_normalise_response", _normalise_response),
-        mock.patch.object(parser, "parse", staticmethod(_parse_once(parser.parse))),
         *_patch_everywhere("moto.stepfunctions.parser", "extract_json", json_path.extract_json, extract_json),
         *_patch_everywhere("moto.stepfunctions.parser", "copy", copy, _COPY),
         mock.patch.object(result_path, "parse", _compiled_plain),
         mock.patch.object(responses, "method_names_from_class", _method_names),
+        mock.patch.object(botocore.auth.SigV4Auth, "add_auth", _scope_only),
         *_patch_everywhere(
             "moto.stepfunctions.parser",
             "boto_client_for",

@@ -1,0 +1,179 @@
+"""The emulator adapter's speed gaps, held to their promise of the same results.
+
+Gap 7 across processes: a parsed state-machine program is kept in a private cache folder and loaded, not parsed,
+by the next process; what fails to parse, a damaged entry and a folder others may write to are never trusted. (Each
+test clears the process's own memo, as a new process would start.)
+
+Gap 17: inside an emulator session a request carries the credential scope moto reads, without a computed
+signature; outside one, botocore signs as always."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
+
+from payments.cutover import emulator
+from payments.cutover.emulator import adapter
+
+DEFINITION = json.dumps({
+    "Comment": "parse-cache test",
+    "StartAt": "Wait",
+    "States": {"Wait": {"Type": "Wait", "Seconds": 1, "Next": "Done"}, "Done": {"Type": "Succeed"}},
+})
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    cache = tmp_path / "asl"
+    monkeypatch.setenv(adapter.CACHE_ENV, str(cache))
+    monkeypatch.setattr(adapter, "_parsed", {})
+    yield cache
+
+
+def counting_parser() -> tuple[Callable[[str], tuple[Any, Any]], list[str]]:
+    """The real ANTLR parser behind the memo, counting what it is given."""
+    calls: list[str] = []
+    real = AmazonStateLanguageParser.__dict__["parse"].__func__  # the parser without any memo around it
+    while hasattr(real, "__wrapped__"):
+        real = real.__wrapped__
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        calls.append(definition)
+        return real(definition)  # type: ignore[no-any-return]
+
+    return adapter._parse_once(parse), calls
+
+
+def new_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(adapter, "_parsed", {})
+
+
+def test_a_program_parsed_in_one_process_is_loaded_by_the_next(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parse, calls = counting_parser()
+    program, tree = parse(DEFINITION)
+    assert tree is not None and len(calls) == 1
+    assert [p.suffix for p in folder.iterdir()] == [".pickle"]
+    assert folder.stat().st_mode & 0o777 == 0o700
+
+    new_process(monkeypatch)
+    loaded, tree = parse(DEFINITION)
+    assert len(calls) == 1, "the second process parsed again"
+    assert tree is None  # ANTLR's tree is not kept; executions use the program
+    assert type(loaded) is type(program) and loaded is not program
+    assert pickle.dumps(loaded) == pickle.dumps(program)
+    assert adapter.shared_programs_changed() == []
+
+
+def test_another_definition_moto_or_python_is_another_entry(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parse, calls = counting_parser()
+    parse(DEFINITION)
+    parse(DEFINITION.replace("parse-cache test", "another comment"))
+    assert len(calls) == 2 and len(list(folder.iterdir())) == 2
+
+    new_process(monkeypatch)
+    monkeypatch.setattr("moto.__version__", "0.0.0-other")
+    parse(DEFINITION)
+    assert len(calls) == 3, "a program pickled by another moto was trusted"
+
+
+def test_a_definition_that_fails_to_parse_is_never_cached(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parse, calls = counting_parser()
+    broken = DEFINITION.replace('"Wait", "Seconds"', '"Wait4", "Seconds"')
+    for _ in range(2):
+        with pytest.raises(ASLParserException):
+            parse(broken)
+        new_process(monkeypatch)
+    assert len(calls) == 2
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_a_damaged_entry_is_parsed_again_and_rewritten(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parse, calls = counting_parser()
+    parse(DEFINITION)
+    (entry,) = folder.iterdir()
+    entry.write_bytes(b"not a pickle")
+
+    new_process(monkeypatch)
+    parse(DEFINITION)
+    assert len(calls) == 2
+    assert pickle.loads(entry.read_bytes()) is not None
+
+
+def test_a_folder_others_may_write_to_is_not_used(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parse, calls = counting_parser()
+    folder.mkdir()
+    os.chmod(folder, 0o777)
+    parse(DEFINITION)
+    assert list(folder.iterdir()) == [], "a program was written where others can replace it"
+
+    os.chmod(folder, 0o700)
+    parse(DEFINITION.replace("parse-cache test", "kept"))
+    (entry,) = folder.iterdir()
+    os.chmod(folder, 0o775)
+    new_process(monkeypatch)
+    parse(DEFINITION.replace("parse-cache test", "kept"))
+    assert len(calls) == 3, "a program was loaded from a folder others can write to"
+    assert entry.exists()
+
+
+def test_off_turns_the_cache_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(adapter.CACHE_ENV, "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    new_process(monkeypatch)
+    parse, calls = counting_parser()
+    parse(DEFINITION)
+    new_process(monkeypatch)
+    parse(DEFINITION)
+    assert len(calls) == 2 and list(tmp_path.iterdir()) == []
+
+
+def test_the_suite_and_every_emulator_session_share_one_set_of_process_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """conftest turns the process caches on for the whole run; a session inside it wraps nothing twice. (Wrapped
+    twice, botocore's loader cache waited on its own lock when a session made the process's first client.)"""
+    import botocore.session
+
+    parse, loader = AmazonStateLanguageParser.__dict__["parse"], botocore.session.create_loader
+    assert isinstance(parse, adapter._ParseOnce)
+    monkeypatch.setattr(adapter, "_loaders", {})  # as in a process whose first client a session makes
+    with emulator.emulator() as session:
+        assert AmazonStateLanguageParser.__dict__["parse"] is parse and botocore.session.create_loader is loader
+        session.client("ssm").describe_parameters()
+    assert AmazonStateLanguageParser.__dict__["parse"] is parse and botocore.session.create_loader is loader
+
+
+def _authorization(client: Any) -> list[str]:
+    seen: list[str] = []
+    client.meta.events.register("before-send", lambda request, **_: seen.append(request.headers["Authorization"]))
+    return seen
+
+
+def test_inside_a_session_a_request_carries_the_scope_moto_reads_and_no_computed_signature() -> None:
+    with emulator.emulator() as session:
+        sfn = session.client("stepfunctions")
+        seen = _authorization(sfn)
+        assert sfn.list_state_machines()["stateMachines"] == []
+    (header,) = seen
+    text = header.decode() if isinstance(header, bytes) else header
+    assert text.startswith("AWS4-HMAC-SHA256 Credential=") and "/us-east-1/states/aws4_request," in text
+    assert text.endswith("Signature=" + "0" * 64)
+
+
+def test_outside_a_session_botocore_signs_as_always() -> None:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        seen = _authorization(sfn)
+        sfn.list_state_machines()
+    (header,) = seen
+    text = header.decode() if isinstance(header, bytes) else header
+    signature = text.rsplit("Signature=", 1)[1]
+    assert len(signature) == 64 and signature != "0" * 64
