@@ -125,3 +125,22 @@ def test_a_valid_file_reads_as_before(tmp_path: Path) -> None:
 
     path = _write(tmp_path, STACK)
     assert yamlfiles.load(path) == yaml.safe_load(STACK)
+
+
+def test_a_broken_stack_file_stops_a_plan_before_any_layer_is_planned(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """app's stack file is broken: `invoke plan` says so at once, not after planning network, data and edge."""
+    from payments.core.environment import REPO_ROOT
+    from payments.core.graph import LAYERS
+    from payments.plan import engine
+
+    for layer in LAYERS:
+        (tmp_path / layer).mkdir()
+        (tmp_path / layer / "Pulumi.dev.yaml").write_text((REPO_ROOT / layer / "Pulumi.dev.yaml").read_text())
+    guard = tmp_path / "app" / "Pulumi.dev.yaml"
+    guard.write_text(guard.read_text().replace("    - aws\n", "    - awss\n", 1))
+    planned: list[str] = []
+    monkeypatch.setattr(engine, "plan_layer", lambda layer, *args, **kwargs: planned.append(layer))
+    with pytest.raises(UserError, match=r"pulumi:disable-default-providers \(app/Pulumi\.dev\.yaml\)"):
+        engine.plan_environment("dev", ["app"], root=tmp_path)
+    assert planned == []

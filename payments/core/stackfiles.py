@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -138,10 +138,10 @@ def _foreign_fix(layer: str, other: str, name: str, env: str, values: Mapping[st
     return f"delete it: {project_name(other)} has no key '{name}' either"
 
 
-def check_syntax(env: str, root: Path = REPO_ROOT) -> None:
-    """Read every layer's stack file of `env` that exists: a YAML error or a key no program reads is one line
-    before any CLI call."""
-    for layer in LAYERS:
+def check_syntax(env: str, root: Path = REPO_ROOT, layers: Iterable[str] | None = None) -> None:
+    """Read every layer's (or the given layers') stack file of `env` that exists: a YAML error or a key no program
+    reads is one line before any CLI call or plan."""
+    for layer in LAYERS if layers is None else [name for name in LAYERS if name in set(layers)]:
         if path(layer, env, root).is_file():
             read(layer, env, root)
 

@@ -479,6 +479,7 @@ def plan_environment(
     env = load_environment(env_name)
     wanted = set(layers or LAYERS)
     needed = wanted | {up for layer in wanted for up in upstream_closure(layer)}
+    stackfiles.check_syntax(env_name, root, needed)  # a broken stack file is one line at once, not after its upstreams
     planned: dict[str, LayerPlan] = {}
     keys: dict[str, str] = {}
     for layer in deploy_order(needed):
