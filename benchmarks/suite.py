@@ -34,12 +34,25 @@ SUMMARY = re.compile(r" in ([\d.]+)s")
 COUNTS = re.compile(r"(\d+) (passed|failed|errors?)\b")
 
 
-def slowest(junit: Path, count: int = 10) -> list[dict[str, Any]]:
+def _cases(junit: Path) -> list[dict[str, Any]]:
     cases = []
     for case in ET.parse(junit).getroot().iter("testcase"):
         module = case.get("classname", "").replace(".", "/")
         cases.append({"test": f"{module}.py::{case.get('name')}", "seconds": round(float(case.get("time", 0)), 2)})
-    return sorted(cases, key=lambda c: -c["seconds"])[:count]
+    return cases
+
+
+def slowest(junit: Path, count: int = 10) -> list[dict[str, Any]]:
+    return sorted(_cases(junit), key=lambda c: -c["seconds"])[:count]
+
+
+def by_file(junit: Path, count: int = 12) -> dict[str, float]:
+    """Test time summed per test file (over both workers), the largest first: where the suite's time goes."""
+    totals: dict[str, float] = {}
+    for case in _cases(junit):
+        name = case["test"].split("::", 1)[0]
+        totals[name] = totals.get(name, 0.0) + case["seconds"]
+    return {name: round(total, 1) for name, total in sorted(totals.items(), key=lambda kv: -kv[1])[:count]}
 
 
 def run_suite() -> dict[str, Any]:
@@ -70,6 +83,7 @@ def run_suite() -> dict[str, Any]:
             "load_average_after": round(os.getloadavg()[0], 2),
             "budget_seconds": BUDGET_SECONDS,
             "slowest": slowest(junit) if junit.exists() else [],
+            "test_seconds_by_file": by_file(junit) if junit.exists() else {},
         }
 
 
@@ -90,6 +104,9 @@ def main() -> None:
     print("    slowest tests:")
     for case in figure["slowest"]:
         print(f"      {case['seconds']:6.2f}s  {case['test']}")
+    print("    test time by file (both workers):")
+    for name, total in figure["test_seconds_by_file"].items():
+        print(f"      {total:6.1f}s  {name}")
     print(f"    written to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     if not figure["passed"]:
         sys.exit(f"error: the suite did not pass ({figure['summary']}). Fix: run `invoke test` and fix the failures")
