@@ -245,6 +245,15 @@ def test_rehearse_task_rejects_a_step_not_in_the_schedule() -> None:
     )
 
 
+def test_a_step_not_in_the_schedule_is_refused_before_anything_is_planned(monkeypatch: pytest.MonkeyPatch) -> None:
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("planned before the arguments were checked")
+
+    monkeypatch.setattr(rehearsal, "from_plan", never)
+    with pytest.raises(UserError, match=r"--fail-at 30: not a step of the dev schedule 5,25,50,100"):
+        rehearsal.rehearse("dev", rehearsal.Scenario(30, False, None), Console(file=io.StringIO()))
+
+
 def outcome(error: str | None, status: str = "FAILED", **weights: int) -> execution.Outcome:
     return execution.Outcome(status, error, "a cause", [], weights or {"legacy": 100, "blue": 0, "green": 0})
 

@@ -507,13 +507,15 @@ class Scenario:
 def rehearse(env: str, scenario: Scenario, console: Console) -> tuple[execution.Outcome, str | None]:
     """Plan `env`, run its cutover in the emulator with `scenario` injected; return the outcome and, when the
     outcome is not the expected one, what went wrong (None when the rehearsal passed)."""
-    planned = from_plan(env, console)
-    steps = planned.defaults.get("steps") or []
+    from payments.layers.migration.settings import for_environment
+
+    steps = list(for_environment(env).traffic_steps)  # checked before planning: a wrong step is one line at once
     if scenario.fail_at is not None and scenario.fail_at not in steps:
         raise UserError(
             f"--fail-at {scenario.fail_at}: not a step of the {env} schedule {','.join(map(str, steps))}. "
             f"Fix: use one of {', '.join(map(str, steps))}"
         )
+    planned = from_plan(env, console)
     states = execution.state_names(json.loads(planned.cutover_definition))
     if scenario.stop_at is not None and scenario.stop_at not in states:
         raise UserError(

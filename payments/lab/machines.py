@@ -35,11 +35,12 @@ from payments.lab import manual
 from payments.lab.lab import Lab
 from payments.lab.process import LabError
 from payments.lab.proxy import POOLS
-from payments.lab.scenarios import Scenario, Timing, migration_settings
+from payments.lab.scenarios import Scenario, Timing
 from payments.layers.migration.machines.moves import POLL_RANGE
 from payments.layers.migration.machines.targets import WriterTargets
 from payments.layers.migration.names import WRITER_ROLES, MigrationNames
 from payments.layers.migration.safety_net import writer_rule_spec
+from payments.layers.migration.settings import for_environment
 
 #: Gate readings per bake in a quick run (through the execution input; the definition is unchanged).
 QUICK_READS_PER_BAKE = 4
@@ -89,7 +90,7 @@ class Machines:
         self.timing = timing
         self.session = session
         self.scale = scale_of(plan, timing)
-        self.settings = migration_settings(plan.targets.environment)
+        self.settings = for_environment(plan.targets.environment)
         #: the write pause's scale: the planned maxWritePauseSeconds lasts the run's bound (quick: 300 s in 10 s)
         self.pause_scale = timing.max_write_pause_seconds / float(self.settings.max_write_pause_seconds)
         self.executions: list[dict[str, Any]] = []  #: each execution: machine, status, error, states entered

@@ -272,22 +272,12 @@ def show(runs: Sequence[Figures], console: Console) -> None:
                       f"phases: {phases}", soft_wrap=True)
 
 
-def migration_settings(env: str) -> Any:
-    """`env`'s migration settings from its stack file (one line if the environment does not exist)."""
-    from payments.core import config, stackfiles
-    from payments.core.environment import load_environment
-    from payments.layers.migration.settings import MigrationSettings
-
-    load_environment(env)
-    prefix = "payments-migration:"
-    values = {k[len(prefix):]: v for k, v in stackfiles.config("migration", env).items() if k.startswith(prefix)}
-    return config.load(MigrationSettings, values, where="payments-migration")
-
-
 def timing_for(env: str, quick: bool) -> Timing:
     """The environment's migration settings (traffic steps, bake, the write-pause bound when the layer has one),
     shortened with ``quick``."""
-    settings = migration_settings(env)
+    from payments.layers.migration.settings import for_environment
+
+    settings = for_environment(env)
     timing = Timing(steps=tuple(settings.traffic_steps), bake_seconds=float(settings.bake_seconds))
     bound = getattr(settings, "max_write_pause_seconds", None)
     if bound is not None:

@@ -233,3 +233,15 @@ class MigrationSettings:
                 raise ConfigError(
                     f"{where}:dmsExcludeTables", f"'{table}' is not schema.table", "write e.g. payments.audit_tmp"
                 )
+
+
+def for_environment(env: str) -> MigrationSettings:
+    """`env`'s migration settings as its stack file sets them, without planning (one line if the environment or
+    the file is wrong)."""
+    from payments.core import config, stackfiles
+    from payments.core.environment import load_environment
+
+    load_environment(env)
+    prefix = f"{PROJECT}:"
+    values = {k[len(prefix):]: v for k, v in stackfiles.config("migration", env).items() if k.startswith(prefix)}
+    return config.load(MigrationSettings, values, where=PROJECT)
