@@ -858,6 +858,29 @@ def report(line: dict[str, Any]) -> None:
             fh.write(json.dumps(line) + "\n")
 
 
+def test_a_reset_puts_back_what_an_execution_changes(installed: rehearsal.StandIns) -> None:
+    """Each sweep run starts from the installed state: every alarm OK, the phase and run record as created, the
+    initial weights, no notice waiting."""
+    standins = installed
+    standins.reset()
+    for member in PLANNED.targets.gate_members:
+        standins.set_gate("ALARM", "test", member)
+    ssm = standins.client("ssm")
+    ssm.put_parameter(Name=PLANNED.targets.phase_parameter_name, Value="app-on-aws", Overwrite=True)
+    ssm.put_parameter(Name=PLANNED.targets.run_parameter_name, Value="a-run", Overwrite=True)
+    standins.set_weights(only(TARGET))
+    standins.client("sns").publish(TopicArn=PLANNED.targets.topic_arn, Subject="left over", Message="x")
+    standins.reset()
+    alarms = standins.client("cloudwatch").describe_alarms(
+        AlarmNames=standins._alarms(), AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+    states = {a["AlarmName"]: a["StateValue"] for a in alarms["MetricAlarms"] + alarms["CompositeAlarms"]}
+    assert states == dict.fromkeys(standins._alarms(), "OK")
+    assert standins.phase() == "parallel-run"
+    assert ssm.get_parameter(Name=PLANNED.targets.run_parameter_name)["Parameter"]["Value"] == "none"
+    assert standins.weights() == standins.initial_weights
+    assert standins.notices() == []
+
+
 def test_the_swept_definition_covers_every_environment_and_every_route_is_needed() -> None:
     for env in ("dev", "prod", "compact"):
         assert set(state_types(json.loads(planned(env, dms=False).cutover_definition))) <= set(STATES), env
