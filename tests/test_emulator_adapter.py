@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -142,9 +143,20 @@ def test_the_suite_and_every_emulator_session_share_one_set_of_process_caches(mo
     parse, loader = AmazonStateLanguageParser.__dict__["parse"], botocore.session.create_loader
     assert isinstance(parse, adapter._ParseOnce)
     monkeypatch.setattr(adapter, "_loaders", {})  # as in a process whose first client a session makes
-    with emulator.emulator() as session:
-        assert AmazonStateLanguageParser.__dict__["parse"] is parse and botocore.session.create_loader is loader
-        session.client("ssm").describe_parameters()
+    seen: list[bool] = []
+
+    def first_client() -> None:
+        with emulator.emulator() as session:
+            seen.append(AmazonStateLanguageParser.__dict__["parse"] is parse)
+            seen.append(botocore.session.create_loader is loader)
+            session.client("ssm").describe_parameters()
+            seen.append(True)
+
+    worker = threading.Thread(target=first_client, daemon=True)  # a deadlock fails the test instead of hanging it
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the session's first client is still waiting"
+    assert seen == [True, True, True]
     assert AmazonStateLanguageParser.__dict__["parse"] is parse and botocore.session.create_loader is loader
 
 

@@ -141,7 +141,8 @@ def _foreign_fix(layer: str, other: str, name: str, env: str, values: Mapping[st
 def check_syntax(env: str, root: Path = REPO_ROOT, layers: Iterable[str] | None = None) -> None:
     """Read every layer's (or the given layers') stack file of `env` that exists: a YAML error or a key no program
     reads is one line before any CLI call or plan."""
-    for layer in LAYERS if layers is None else [name for name in LAYERS if name in set(layers)]:
+    chosen = set(LAYERS if layers is None else layers)
+    for layer in (name for name in LAYERS if name in chosen):
         if path(layer, env, root).is_file():
             read(layer, env, root)
 

@@ -315,10 +315,12 @@ def _in_thread(fn: Callable[[], Any]) -> Any:
         except BaseException as exc:
             box["error"] = exc
         finally:
-            _drain_abandoned(loop)
-            loop.run_until_complete(loop.shutdown_default_executor())  # the monitor's RPC threads end with the run
-            asyncio.set_event_loop(None)
-            loop.close()
+            try:
+                _drain_abandoned(loop)
+                loop.run_until_complete(loop.shutdown_default_executor())  # the monitor's RPC threads end with the run
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
 
     thread = threading.Thread(target=target, name="pulumi-plan")
     thread.start()

@@ -178,7 +178,7 @@ def _patch_everywhere(prefix: str, name: str, original: Any, replacement: Any) -
 # --- gap 7: parse once --------------------------------------------------------------------------------------
 
 _parsed: dict[str, tuple[Any, Any, bytes]] = {}  #: definition -> (program, parse tree, pickle of the program)
-_parsed_lock = threading.Lock()
+_parsed_lock = threading.RLock()  #: re-entrant: a memo wrapped in another one (two sessions at once) cannot deadlock
 
 
 def _assign_heap_keys(program: Any) -> None:
@@ -237,8 +237,8 @@ def _private(folder: Path) -> bool:
 
 
 def _cached_program(definition: str) -> tuple[Any, bytes] | None:
-    path = _cache_file(definition)
     try:
+        path = _cache_file(definition)
         if path is None or not path.is_file() or not _private(path.parent):
             return None
         pickled = path.read_bytes()
@@ -248,10 +248,10 @@ def _cached_program(definition: str) -> tuple[Any, bytes] | None:
 
 
 def _keep_program(definition: str, pickled: bytes) -> None:
-    path = _cache_file(definition)
-    if path is None:
-        return
-    with contextlib.suppress(OSError):  # no cache is slower, never wrong
+    with contextlib.suppress(OSError, RuntimeError):  # no cache is slower, never wrong (RuntimeError: no home folder)
+        path = _cache_file(definition)
+        if path is None:
+            return
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _private(path.parent):
             return
@@ -320,7 +320,7 @@ def _client_cache(real: Callable[..., Any]) -> Callable[..., Any]:
 # --- gaps 15 and 16: caches for the process ----------------------------------------------------------------------
 
 _loaders: dict[str | None, Any] = {}
-_loaders_lock = threading.Lock()
+_loaders_lock = threading.RLock()  #: re-entrant, as _parsed_lock
 
 
 def _shared_loader(real: Callable[..., Any]) -> Callable[..., Any]:
