@@ -161,8 +161,14 @@ def test_the_suite_and_every_emulator_session_share_one_set_of_process_caches(mo
 
 
 def _authorization(client: Any) -> list[str]:
+    """The Authorization header of each request the client sends from now on (as text)."""
     seen: list[str] = []
-    client.meta.events.register("before-send", lambda request, **_: seen.append(request.headers["Authorization"]))
+
+    def keep(request: Any, **_: Any) -> None:
+        header = request.headers["Authorization"]
+        seen.append(header.decode() if isinstance(header, bytes) else header)
+
+    client.meta.events.register("before-send", keep)
     return seen
 
 
@@ -171,8 +177,7 @@ def test_inside_a_session_a_request_carries_the_scope_moto_reads_and_no_computed
         sfn = session.client("stepfunctions")
         seen = _authorization(sfn)
         assert sfn.list_state_machines()["stateMachines"] == []
-    (header,) = seen
-    text = header.decode() if isinstance(header, bytes) else header
+    (text,) = seen
     assert text.startswith("AWS4-HMAC-SHA256 Credential=") and "/us-east-1/states/aws4_request," in text
     assert text.endswith("Signature=" + "0" * 64)
 
@@ -185,7 +190,6 @@ def test_outside_a_session_botocore_signs_as_always() -> None:
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         seen = _authorization(sfn)
         sfn.list_state_machines()
-    (header,) = seen
-    text = header.decode() if isinstance(header, bytes) else header
+    (text,) = seen
     signature = text.rsplit("Signature=", 1)[1]
     assert len(signature) == 64 and signature != "0" * 64

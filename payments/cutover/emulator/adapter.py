@@ -349,8 +349,8 @@ def process_caches() -> Iterator[None]:
     """Gaps 7, 15 and 16: parsed state-machine programs, botocore's parsed models and SNS's signing key, made once
     for the process (programs: once for every process, see :func:`cache_dir`).
 
-    Inside one already in place (an emulator session during the test suite's run) it changes nothing: wrapping the
-    caches twice would have the outer wrapper wait on a lock the inner one needs."""
+    Inside one already in place (an emulator session during the test suite's run) it changes nothing: the caches
+    are the process's, and a second layer of wrappers would only repeat the same lookups."""
     import moto.stepfunctions.parser.asl.parse.asl_parser as asl_parser
     from moto.sns import models as sns
 
