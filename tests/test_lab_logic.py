@@ -203,6 +203,38 @@ def test_a_database_that_accepts_connections_but_serves_no_login_is_not_ready(tm
             db.wait_ready(timeout=1)
 
 
+def test_a_failed_install_names_the_servers_own_error_and_keeps_its_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mariadb-install-db prints only a generic trailer; the reason is in the server's error log (log-error), and
+    the shared template's folder must outlive the failure so the logs the message names can be read."""
+    from payments.lab import database
+
+    fake = tmp_path / "mariadb-install-db"
+    # Like the real script: the bootstrap server writes its reason to log-error, the script a generic trailer.
+    fake.write_text(
+        "#!/bin/sh\n"
+        'log=$(sed -n "s/^log-error=//p" "${1#--defaults-file=}")\n'
+        'echo "2026-12-03  8:00:00 0 [ERROR] InnoDB: io_uring_queue_init() failed with ENOMEM" >> "$log"\n'
+        'echo "2026-12-03  8:00:00 0 [ERROR] Plugin \'InnoDB\' init function returned error." >> "$log"\n'
+        "echo 'Installation of system tables failed!'\n"
+        "echo 'Please check all of the above before submitting a bug report'\necho 'at https://mariadb.org/jira'\n"
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setattr(database, "_templates", {})
+    monkeypatch.setattr(database.tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(process.LabError) as caught:
+        database.template({"mariadb-install-db": str(fake)})
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "[ERROR] Plugin 'InnoDB' init function returned error." in message  # the reason, not the trailer
+    (folder,) = tmp_path.glob("payments-lab-template-*")
+    assert str(folder / "error.log") in message and (folder / "error.log").is_file()  # named and still there
+    database._remove_templates()  # what the process does at exit: a failed install is not removed
+    assert (folder / "error.log").is_file()
+
+
 # -- invoke lab: one-line user errors --------------------------------------------------------------------------
 
 

@@ -162,7 +162,9 @@ class Database:
                 stdout=sink, stderr=subprocess.STDOUT, check=False,
             )
         if done.returncode != 0:
-            raise LabError(f"{self.role} database: mariadb-install-db failed ({process.log_tail(log, 2)}); see {log}")
+            # The script ends with a generic trailer; the bootstrap server writes the reason to its error log.
+            reason = process.log_tail(self.log, 2, only="[ERROR]") or process.log_tail(log, 2)
+            raise LabError(f"{self.role} database: mariadb-install-db failed ({reason}); see {self.log} and {log}")
 
     def launch(self) -> None:
         """Start the server without waiting for it (see :meth:`wait_ready`)."""
@@ -296,11 +298,17 @@ _templates: dict[str, Path] = {}
 
 def template(programs: Mapping[str, str]) -> Path:
     """An installed, never-started data folder, made once per process and copied for every server (a copy is
-    the same as a fresh ``mariadb-install-db``, in a fraction of the time); removed when the process exits."""
+    the same as a fresh ``mariadb-install-db``, in a fraction of the time); removed when the process exits.
+    A failed install keeps its folder: the error names its logs."""
     if "path" not in _templates:
         folder = Path(tempfile.mkdtemp(prefix="payments-lab-template-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
         Database("template", 1, folder, programs).install()
         _templates["path"] = folder / "data"
     return _templates["path"]
+
+
+@atexit.register
+def _remove_templates() -> None:
+    for data in _templates.values():
+        shutil.rmtree(data.parent, ignore_errors=True)
 

@@ -115,9 +115,10 @@ def wait_until(ready: Callable[[], bool], timeout: float, what: str, *,
         time.sleep(every)
 
 
-def log_tail(log: Path, lines: int = 5) -> str:
-    """The last lines of a log, for an error message."""
+def log_tail(log: Path, lines: int = 5, only: str = "") -> str:
+    """The last lines of a log (those containing `only`, if given), for an error message."""
     try:
-        return " | ".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
+        found = [line for line in log.read_text(errors="replace").strip().splitlines() if only in line]
     except OSError:
         return ""
+    return " | ".join(found[-lines:])
