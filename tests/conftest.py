@@ -4,8 +4,10 @@ the start of collection (several test modules plan an environment as they are im
 * botocore's parsed service models and endpoint rules are shared by every boto3 session of the run (moto makes a
   new default session per ``mock_aws``, and each used to parse the same JSON again), and moto's SNS signing key is made
   once: :func:`payments.cutover.emulator.adapter.process_caches`;
-* a layer planned only as another layer's upstream is reused when everything its program reads is identical
-  (:data:`payments.plan.engine.UPSTREAM_MEMO`); the layers a test asks for are always planned afresh;
+* a layer plan is reused when everything its program reads is identical (:data:`payments.plan.engine.PLAN_MEMO`):
+  always for a layer planned only as another layer's upstream, and for the layers a test asks for only through the
+  tests' plan cache (:func:`tests.support.plan`), which never patches a program; a test that plans with the engine
+  itself (to watch what the monitor sees, say) gets its layers planned afresh;
 * each state-machine definition is parsed once and its program shared by its executions (gap 7 in
   :mod:`payments.cutover.emulator.adapter`): at the end of every worker's run, no program may differ from its state
   at parse time, or an execution could have leaked state into the next.
@@ -26,8 +28,8 @@ _speedups = contextlib.ExitStack()
 
 def pytest_configure(config: pytest.Config) -> None:
     _speedups.enter_context(adapter.process_caches())
-    engine.UPSTREAM_MEMO = {}
-    _speedups.callback(setattr, engine, "UPSTREAM_MEMO", None)
+    engine.PLAN_MEMO = {}
+    _speedups.callback(setattr, engine, "PLAN_MEMO", None)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,12 +10,15 @@ import functools
 import json
 from typing import Any
 
-from payments.plan.engine import LayerPlan, Plan, PlannedResource, plan_environment
+from payments.plan.engine import LayerPlan, Plan, PlannedResource, plan_environment, requested_from_memo
 
 
 @functools.cache
 def _cached(env: str, layers: tuple[str, ...] | None, overrides: str) -> Plan:
-    return plan_environment(env, list(layers) if layers else None, overrides=json.loads(overrides) or None)
+    # Plans are shared here anyway, so a layer planned identically for another call (another set of layers, or as
+    # an upstream) is reused too.
+    with requested_from_memo():
+        return plan_environment(env, list(layers) if layers else None, overrides=json.loads(overrides) or None)
 
 
 def plan(env: str, layers: list[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Plan:

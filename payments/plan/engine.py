@@ -9,11 +9,13 @@ as it would deploy, with no engine, CLI, network or AWS account.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import dataclasses
 import json
 import runpy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -441,11 +443,24 @@ def guardrail_view(plan: LayerPlan, env: Environment) -> list[guardrails.Resourc
 
 ProgressFn = Callable[[str, str], None]
 
-#: Plans of layers that were only planned as another layer's upstream, by everything the layer's program reads
-#: (see :func:`_memo_key`); None (the default) plans every layer afresh. The test suite turns it on: the same
-#: network is otherwise planned again under every test of a downstream layer. A layer the caller asked for is
-#: always planned afresh, so what a caller inspects (its resources, what the monitor saw) never comes from here.
-UPSTREAM_MEMO: dict[str, LayerPlan] | None = None
+#: Layer plans by everything the layer's program reads (see :func:`_memo_key`); None (the default) plans every
+#: layer afresh. The test suite turns it on: the same network is otherwise planned again under every test of a
+#: downstream layer. It serves a layer planned only as an upstream; a layer the caller asked for is planned afresh
+#: (what the caller inspects, such as what the monitor saw, is then its own) unless the caller opts in with
+#: :func:`requested_from_memo`.
+PLAN_MEMO: dict[str, LayerPlan] | None = None
+_REQUESTED_FROM_MEMO: contextvars.ContextVar[bool] = contextvars.ContextVar("requested_from_memo", default=False)
+
+
+@contextlib.contextmanager
+def requested_from_memo() -> Iterator[None]:
+    """Within: the layers a caller asks for are also served from :data:`PLAN_MEMO` (when it is on), for callers
+    that share plans anyway, like the tests' plan cache, and never patch the engine or a program."""
+    token = _REQUESTED_FROM_MEMO.set(True)
+    try:
+        yield
+    finally:
+        _REQUESTED_FROM_MEMO.reset(token)
 
 
 def _memo_key(layer: str, env: Environment, root: Path, overrides: dict[str, Any] | None, upstream: list[str]) -> str:
@@ -479,15 +494,16 @@ def plan_environment(
             progress(layer, "planning")
         upstream = {up: planned[up] for up in LAYERS[layer]}
         layer_overrides = (overrides or {}).get(layer)
-        if UPSTREAM_MEMO is None:
+        if PLAN_MEMO is None:
             planned[layer] = plan_layer(layer, env, upstream, root, layer_overrides)
         else:
             keys[layer] = _memo_key(layer, env, root, layer_overrides, [keys[up] for up in LAYERS[layer]])
-            if layer in wanted or keys[layer] not in UPSTREAM_MEMO:
+            afresh = layer in wanted and not _REQUESTED_FROM_MEMO.get()
+            if afresh or keys[layer] not in PLAN_MEMO:
                 planned[layer] = plan_layer(layer, env, upstream, root, layer_overrides)
-                UPSTREAM_MEMO.setdefault(keys[layer], planned[layer])
+                PLAN_MEMO.setdefault(keys[layer], planned[layer])
             else:
-                planned[layer] = UPSTREAM_MEMO[keys[layer]]
+                planned[layer] = PLAN_MEMO[keys[layer]]
         if progress:
             progress(layer, "done")
     result = Plan(env=env_name, layers=[planned[name] for name in deploy_order(needed) if name in wanted])
