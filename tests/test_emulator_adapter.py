@@ -5,7 +5,9 @@ by the next process; what fails to parse, a damaged entry and a folder others ma
 test clears the process's own memo, as a new process would start.)
 
 Gap 17: inside an emulator session a request carries the credential scope moto reads, without a computed
-signature; outside one, botocore signs as always."""
+signature; outside one, botocore signs as always.
+
+Gap 18: an execution history written directly reads the same, to a client, as through moto's serializer."""
 
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from payments.cutover import emulator
 from payments.cutover.emulator import adapter
@@ -193,3 +197,49 @@ def test_outside_a_session_botocore_signs_as_always() -> None:
     (text,) = seen
     signature = text.rsplit("Signature=", 1)[1]
     assert len(signature) == 64 and signature != "0" * 64
+
+
+# --- gap 18: the execution history as JSON ---------------------------------------------------------------------
+
+#: moto's own GetExecutionHistory (its generic serializer), taken before any session patches it.
+MOTO_HISTORY = StepFunctionResponse.get_execution_history
+
+
+def test_a_history_reads_the_same_as_through_motos_serializer() -> None:
+    """Every kind of history the tests read: a success, rollbacks (the cutover's and the rollback machine's Map
+    over the pools), an input refused, a failed API call, a stop by a person, a timeout. Event by event, what a
+    client reads through gap 18 is what it reads through moto's serializer."""
+    from payments.layers.migration.schedule import CutoverInput
+    from tests.test_cutover_emulator import Rig
+    from tests.test_migration_state_machine import targets
+
+    with emulator.emulator() as session:
+        rig = Rig(session, targets(), CutoverInput(desired_count=3))
+        faults: list[Callable[[], None]] = [
+            lambda: None,
+            lambda: session.control.stop_at("BakeWait"),
+            lambda: session.control.time_out_at("BakeWait"),
+            lambda: session.control.fail("SetWeights"),
+        ]
+        outcomes = []
+        for fault in faults:
+            rig.standins.reset()
+            fault()
+            outcomes.append(rig.run().status)
+        rig.standins.reset()
+        outcomes += [rig.run(fail_at=50).error, rig.run({"steps": [50, 10, 100]}).error]
+        assert outcomes == ["SUCCEEDED", "ABORTED", "TIMED_OUT", "FAILED", "CutoverRolledBack", "InvalidInput"]
+        sfn = session.client("stepfunctions")
+        arns = [
+            run["executionArn"]
+            for machine in (rig.cutover_arn, rig.rollback_arn)
+            for run in sfn.list_executions(stateMachineArn=machine)["executions"]
+        ]
+        fast = {arn: sfn.get_execution_history(executionArn=arn)["events"] for arn in arns}
+        with mock.patch.object(StepFunctionResponse, "get_execution_history", MOTO_HISTORY):
+            serialized = {arn: sfn.get_execution_history(executionArn=arn)["events"] for arn in arns}
+    assert fast == serialized
+    ends = {events[-1]["type"] for events in fast.values()}
+    assert {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"} <= ends
+    kinds = {event["type"] for events in fast.values() for event in events}
+    assert {"MapStateEntered", "MapIterationStarted", "TaskFailed", "TaskSucceeded"} <= kinds
