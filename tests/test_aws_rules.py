@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import botocore
 import pulumi
 import pytest
 from botocore.loaders import create_loader
 from pulumi.runtime import mocks
 
-from payments.core import aws_rules, stack
+from payments.core import aws_rules, cache, stack
 from payments.core.errors import ConfigError
 from payments.plan.engine import _in_thread
 
@@ -37,6 +41,65 @@ def test_the_tag_rule_is_the_strictest_of_the_tagged_services_models() -> None:
             aws_rules.check_tag("CostCenter", bad, "k")
     with pytest.raises(ConfigError, match="prefix AWS reserves"):
         aws_rules.check_tag("aws:cost", "x", "k")
+
+
+@pytest.fixture
+def cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty project cache, and tag rules not yet read in this process (as in a new one)."""
+    monkeypatch.setenv(cache.ENV, str(tmp_path))
+    aws_rules._tag_rules.cache_clear()
+    yield tmp_path / "aws-rules"
+    aws_rules._tag_rules.cache_clear()
+
+
+def _models_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unread(service: str) -> dict[str, Any]:
+        raise AssertionError(f"the {service} model was read")
+
+    monkeypatch.setattr(aws_rules, "_model", unread)
+
+
+def test_the_tag_rules_read_from_the_models_once_are_the_next_processs_too(
+    cache_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the 19 models costs every task a quarter of a second: the rules are kept in the project's cache."""
+    first = (aws_rules.tag_key(), aws_rules.tag_value())
+    (entry,) = cache_folder.glob("tags-*.json")
+    aws_rules._tag_rules.cache_clear()  # the next process
+    _models_unread(monkeypatch)
+    assert (aws_rules.tag_key(), aws_rules.tag_value()) == first
+    monkeypatch.undo()  # the models readable again, and the same cache folder
+    monkeypatch.setenv(cache.ENV, str(cache_folder.parent))
+    entry.write_text('{"key": {"min": 1}}')  # damaged: read the models again, and write it whole
+    aws_rules._tag_rules.cache_clear()
+    assert (aws_rules.tag_key(), aws_rules.tag_value()) == first
+    assert json.loads(entry.read_text())["key"]["max"] == 128
+
+
+def test_another_botocore_is_another_entry_and_an_open_folder_is_not_trusted(
+    cache_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws_rules.tag_key()
+    monkeypatch.setattr(botocore, "__version__", "0.0.0-other")
+    aws_rules._tag_rules.cache_clear()
+    aws_rules.tag_key()
+    assert len(list(cache_folder.glob("tags-*.json"))) == 2
+    cache_folder.chmod(0o777)  # others may write to it: neither read nor written
+    aws_rules._tag_rules.cache_clear()
+    _models_unread(monkeypatch)
+    with pytest.raises(AssertionError, match="model was read"):
+        aws_rules.tag_key()
+
+
+def test_off_keeps_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cache.ENV, "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    aws_rules._tag_rules.cache_clear()
+    try:
+        assert aws_rules.tag_key().max == 128
+    finally:
+        aws_rules._tag_rules.cache_clear()
+    assert not any(tmp_path.iterdir())
 
 
 def test_an_arn_is_checked_against_the_partition_of_the_environments_region() -> None:

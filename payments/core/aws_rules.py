@@ -19,11 +19,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import hashlib
+import json
 from typing import Any
 
 import regex
 from botocore.loaders import create_loader
 
+from payments.core import cache
 from payments.core.errors import ConfigError
 
 #: botocore service models of the resources this project creates and tags (through the provider's default tags).
@@ -119,16 +122,43 @@ def _tag_member(service: str, member: str) -> Shape:
     return shape(service, tag_map[member]["shape"])
 
 
+_TAG_RULES_FORMAT = "1"  #: bump when what is kept changes
+
+
+def _tag_rules_name() -> str:
+    """The cache entry of the tag rules: named by everything they are read from (botocore and where it looks)."""
+    import botocore
+
+    parts = [_TAG_RULES_FORMAT, botocore.__version__, *_loader().search_paths, *TAGGED_SERVICES]
+    return f"tags-{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()}.json"
+
+
 @functools.cache
+def _tag_rules() -> dict[str, Shape]:
+    """What every tagged service accepts as a tag key and value. Reading 19 API models takes a quarter of a second,
+    at the start of every task, so the result is kept in the project's cache (:mod:`payments.core.cache`)."""
+    where, name = cache.folder("aws-rules"), _tag_rules_name()
+    kept = cache.load(where, name)
+    if kept is not None:
+        try:
+            return {member: Shape(**{**fields, "patterns": tuple(fields["patterns"])})
+                    for member, fields in json.loads(kept).items()}
+        except (ValueError, TypeError, KeyError):  # damaged: read the models again, and the entry is rewritten
+            pass
+    rules = {member: _merge([_tag_member(s, member) for s in TAGGED_SERVICES], "the services' Tag shapes")
+             for member in ("key", "value")}
+    cache.store(where, name, json.dumps({m: dataclasses.asdict(r) for m, r in rules.items()}).encode())
+    return rules
+
+
 def tag_key() -> Shape:
     """What every tagged service accepts as a tag key."""
-    return _merge([_tag_member(s, "key") for s in TAGGED_SERVICES], "the services' Tag shapes")
+    return _tag_rules()["key"]
 
 
-@functools.cache
 def tag_value() -> Shape:
     """What every tagged service accepts as a tag value."""
-    return _merge([_tag_member(s, "value") for s in TAGGED_SERVICES], "the services' Tag shapes")
+    return _tag_rules()["value"]
 
 
 def check_tag(key: str, value: str, label: str) -> None:

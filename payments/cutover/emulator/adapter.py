@@ -77,7 +77,6 @@ import marshal
 import os
 import pickle
 import re
-import stat
 import sys
 import threading
 import types
@@ -87,6 +86,8 @@ from typing import Any
 from unittest import mock
 
 import botocore.session
+
+from payments.core import cache
 
 #: Step Functions service name -> boto3 client name, where they differ.
 SERVICE_NAMES = {"elasticloadbalancingv2": "elbv2", "databasemigration": "dms", "sfn": "stepfunctions"}
@@ -216,56 +217,36 @@ _CACHE_FORMAT = "1"  #: bump when what is pickled changes
 
 
 def cache_dir() -> Path | None:
-    """Where parsed programs are kept between processes: ``$PAYMENTS_EMULATOR_CACHE``, else the user's cache folder
-    (``$XDG_CACHE_HOME`` or ``~/.cache``) under ``payments-platform/asl``; None when the variable is ``off``.
+    """Where parsed programs are kept between processes: ``$PAYMENTS_EMULATOR_CACHE`` (``off``: nowhere), else the
+    ``asl`` folder of the project's cache (:mod:`payments.core.cache`).
 
     The files are pickles, which run code when loaded, so the folder is the user's own (created private, like the
     virtualenv that runs it); a folder others may write to is not used."""
     setting = os.environ.get(CACHE_ENV, "")
     if setting == "off":
         return None
-    if setting:
-        return Path(setting)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "payments-platform" / "asl"
+    return Path(setting) if setting else cache.folder("asl")
 
 
-def _cache_file(definition: str) -> Path | None:
-    folder = cache_dir()
-    if folder is None:
-        return None
+def _entry_name(definition: str) -> str:
     import moto
 
     key = hashlib.sha256("\0".join([_CACHE_FORMAT, moto.__version__, sys.version, definition]).encode()).hexdigest()
-    return folder / f"{key}.pickle"
-
-
-def _private(folder: Path) -> bool:
-    info = folder.stat()
-    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    return f"{key}.pickle"
 
 
 def _cached_program(definition: str) -> tuple[Any, bytes] | None:
+    pickled = cache.load(cache_dir(), _entry_name(definition))
+    if pickled is None:
+        return None
     try:
-        path = _cache_file(definition)
-        if path is None or not path.is_file() or not _private(path.parent):
-            return None
-        pickled = path.read_bytes()
         return pickle.loads(pickled), pickled
-    except Exception:  # unreadable, or written by another moto: parse again, and the entry is rewritten
+    except Exception:  # damaged, or written by another moto: parse again, and the entry is rewritten
         return None
 
 
 def _keep_program(definition: str, pickled: bytes) -> None:
-    with contextlib.suppress(OSError, RuntimeError):  # no cache is slower, never wrong (RuntimeError: no home folder)
-        path = _cache_file(definition)
-        if path is None:
-            return
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _private(path.parent):
-            return
-        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-        partial.write_bytes(pickled)
-        os.replace(partial, path)  # whole or absent, for another process reading it now
+    cache.store(cache_dir(), _entry_name(definition), pickled)
 
 
 def _parse_once(real: Callable[[str], tuple[Any, Any]]) -> Callable[[str], tuple[Any, Any]]:

@@ -6,9 +6,10 @@ import dataclasses
 import enum
 import re
 
-from payments.components.logs import ALLOWED_RETENTION_DAYS, MIN_RETENTION_DAYS
+from payments.core import retention
 from payments.core.config import setting
 from payments.core.errors import ConfigError
+from payments.core.retention import MIN_RETENTION_DAYS
 
 
 class ComputeMode(enum.Enum):
@@ -209,13 +210,7 @@ class AppSettings:
                 f"({self.scale_out_cooldown_seconds})",
                 "scale in more slowly than out, e.g. 300 vs 60",
             )
-        if self.log_retention_days not in ALLOWED_RETENTION_DAYS or self.log_retention_days < MIN_RETENTION_DAYS:
-            days = ", ".join(str(d) for d in ALLOWED_RETENTION_DAYS if d >= MIN_RETENTION_DAYS)
-            raise ConfigError(
-                f"{where}:logRetentionDays",
-                f"{self.log_retention_days} is not allowed (PCI DSS 10.5.1)",
-                f"use one of {days}",
-            )
+        retention.check(self.log_retention_days, f"{where}:logRetentionDays")
         if not _INSTANCE_TYPE.match(self.instance_type):
             raise ConfigError(
                 f"{where}:instanceType", f"'{self.instance_type}' is not an EC2 instance type", "use e.g. t3.small"

@@ -7,10 +7,11 @@ import enum
 import ipaddress
 import re
 
-from payments.components.logs import ALLOWED_RETENTION_DAYS, MIN_RETENTION_DAYS
+from payments.core import retention
 from payments.core.config import setting
 from payments.core.errors import ConfigError, UserError
 from payments.core.naming import Kind, Namer, check
+from payments.core.retention import MIN_RETENTION_DAYS
 from payments.layers.data.users import APP_USER, DMS_USER
 
 
@@ -275,13 +276,7 @@ class DataSettings:
                 f"unknown or empty ({', '.join(unknown) or 'none given'})",
                 f"list some of: {', '.join(AUDIT_EVENTS)}",
             )
-        if self.log_retention_days not in ALLOWED_RETENTION_DAYS or self.log_retention_days < MIN_RETENTION_DAYS:
-            allowed = ", ".join(str(d) for d in ALLOWED_RETENTION_DAYS if d >= MIN_RETENTION_DAYS)
-            raise ConfigError(
-                f"{where}:logRetentionDays",
-                f"{self.log_retention_days} is not allowed (PCI DSS 10.5.1)",
-                f"use one of {allowed}",
-            )
+        retention.check(self.log_retention_days, f"{where}:logRetentionDays")
         if not _PATH.match(self.parameter_prefix):
             raise ConfigError(
                 f"{where}:parameterPrefix",

@@ -7,6 +7,7 @@ import enum
 import ipaddress
 import re
 
+from payments.core import retention
 from payments.core.aws_rules import ACM_CERTIFICATE
 from payments.core.config import setting
 from payments.core.errors import ConfigError
@@ -143,8 +144,6 @@ class EdgeSettings:
         return {pool: given.get(pool, 0) for pool in POOLS}
 
     def check(self, where: str) -> None:
-        from payments.components.logs import ALLOWED_RETENTION_DAYS, MIN_RETENTION_DAYS
-
         allowed = [p.value for p in TlsPolicy]
         if self.tls_policy not in allowed:
             raise ConfigError(
@@ -169,16 +168,7 @@ class EdgeSettings:
             raise ConfigError(
                 f"{where}:slowStartSeconds", f"{self.slow_start_seconds} is not allowed", "use 0 (off) or 30-900"
             )
-        if (
-            self.waf_log_retention_days not in ALLOWED_RETENTION_DAYS
-            or self.waf_log_retention_days < MIN_RETENTION_DAYS
-        ):
-            days = ", ".join(str(d) for d in ALLOWED_RETENTION_DAYS if d >= MIN_RETENTION_DAYS)
-            raise ConfigError(
-                f"{where}:wafLogRetentionDays",
-                f"{self.waf_log_retention_days} is not allowed (PCI DSS 10.5.1)",
-                f"use one of {days}",
-            )
+        retention.check(self.waf_log_retention_days, f"{where}:wafLogRetentionDays")
 
     def _check_certificate(self, where: str) -> None:
         if self.certificate_arn is None and self.domain_name is None:

@@ -6,10 +6,11 @@ import dataclasses
 import enum
 import re
 
-from payments.components.logs import ALLOWED_RETENTION_DAYS, MIN_RETENTION_DAYS
+from payments.core import retention
 from payments.core.aws_rules import DMS_CERTIFICATE, KMS_KEY, SECRET
 from payments.core.config import setting
 from payments.core.errors import ConfigError
+from payments.core.retention import MIN_RETENTION_DAYS
 from payments.layers.migration import budget
 from payments.layers.migration.schedule import (
     MAX_POLLS,
@@ -191,13 +192,7 @@ class MigrationSettings:
                 f"the waits need at least {MIN_PAUSE_POLLS}",
                 f"raise maxWritePauseSeconds to at least {least}, or shorten drainSeconds/pausePollSeconds",
             )
-        if self.log_retention_days not in ALLOWED_RETENTION_DAYS or self.log_retention_days < MIN_RETENTION_DAYS:
-            allowed = ", ".join(str(d) for d in ALLOWED_RETENTION_DAYS if d >= MIN_RETENTION_DAYS)
-            raise ConfigError(
-                f"{where}:logRetentionDays",
-                f"{self.log_retention_days} is not allowed (PCI DSS 10.5.1)",
-                f"use one of {allowed}",
-            )
+        retention.check(self.log_retention_days, f"{where}:logRetentionDays")
         if self.scale_down_source and self.source_pool is Pool.LEGACY:
             raise ConfigError(
                 f"{where}:scaleDownSource",

@@ -6,9 +6,10 @@ import dataclasses
 import enum
 import ipaddress
 
-from payments.components.logs import ALLOWED_RETENTION_DAYS, MIN_RETENTION_DAYS
+from payments.core import retention
 from payments.core.config import setting
 from payments.core.errors import ConfigError
+from payments.core.retention import MIN_RETENTION_DAYS
 from payments.layers.network.cidrs import MAX_VPC_PREFIX, MIN_VPC_PREFIX, overlapping
 
 ANYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
@@ -96,16 +97,7 @@ class NetworkSettings:
                 f"unknown service(s) {', '.join(unknown)}",
                 f"use some of: {', '.join(KNOWN_ENDPOINTS)}",
             )
-        if (
-            self.flow_log_retention_days not in ALLOWED_RETENTION_DAYS
-            or self.flow_log_retention_days < MIN_RETENTION_DAYS
-        ):
-            allowed = ", ".join(str(d) for d in ALLOWED_RETENTION_DAYS if d >= MIN_RETENTION_DAYS)
-            raise ConfigError(
-                f"{where}:flowLogRetentionDays",
-                f"{self.flow_log_retention_days} is not allowed (PCI DSS 10.5.1)",
-                f"use one of {allowed}",
-            )
+        retention.check(self.flow_log_retention_days, f"{where}:flowLogRetentionDays")
         for cidr in self.on_prem_cidrs:
             if overlapping(cidr, self.vpc_cidr):
                 raise ConfigError(
