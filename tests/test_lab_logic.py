@@ -223,15 +223,21 @@ def test_a_failed_install_names_the_servers_own_error_and_keeps_its_logs(
     )
     fake.chmod(0o755)
     monkeypatch.setattr(database, "_templates", {})
+    monkeypatch.setattr(database, "_template_failed", [])
     monkeypatch.setattr(database.tempfile, "tempdir", str(tmp_path))
     with pytest.raises(process.LabError) as caught:
         database.template({"mariadb-install-db": str(fake)})
     message = str(caught.value)
     assert "\n" not in message
-    assert "[ERROR] Plugin 'InnoDB' init function returned error." in message  # the reason, not the trailer
+    assert "[ERROR] Plugin 'InnoDB' init function returned error." in message  # the reason,
+    assert "jira" not in message  # not the trailer
     (folder,) = tmp_path.glob("payments-lab-template-*")
     assert str(folder / "error.log") in message and (folder / "error.log").is_file()  # named and still there
-    database._remove_templates()  # what the process does at exit: a failed install is not removed
+    with pytest.raises(process.LabError) as again:  # the next server of this process: the same error, no new folder
+        database.template({"mariadb-install-db": str(fake)})
+    assert again.value is caught.value and len(list(tmp_path.glob("payments-lab-template-*"))) == 1
+    assert database._templates == {}  # nothing for the exit handler to remove
+    database._remove_templates()
     assert (folder / "error.log").is_file()
 
 

@@ -291,3 +291,27 @@ def test_a_lab_that_fails_to_start_leaves_nothing_running(monkeypatch: pytest.Mo
     assert len(pids) == 6, "two databases, two services, two HAProxy processes were running"
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
     assert not lab.folder.exists()
+
+
+def test_a_starting_server_leaves_another_servers_temporary_tables_alone(tmp_path: Path) -> None:
+    """mariadbd removes every ``#sql*`` file in its tmpdir as it starts. Servers sharing one tmpdir (/tmp, the
+    default) delete each other's temporary tables: a bootstrap running beside a starting server then fails with
+    ``Unknown table 'mysql.tmp_user_nopasswd…'`` (seen in CI, with 12 lab tests in error). Each server has its own."""
+    from payments.lab import process
+
+    programs = process.programs()
+    first = database.Database("first", 1, tmp_path / "first", programs)
+    first.install(database.template(programs))
+    tmpdir = Path(next((line.split("=", 1)[1] for line in first.config_file.read_text().splitlines()
+                        if line.startswith("tmpdir=")), "/tmp"))
+    probe = tmpdir / f"#sql-temptable-payments-probe-{os.getpid()}"
+    probe.write_text("an open temporary table of the first server")
+    second = database.Database("second", 2, tmp_path / "second", programs)
+    second.install(database.template(programs))
+    second.launch()
+    try:
+        second.wait_ready()
+        assert probe.exists(), f"the second server's start removed {probe}"
+    finally:
+        second.stop()
+        probe.unlink(missing_ok=True)

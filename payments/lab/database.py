@@ -103,6 +103,10 @@ class Database:
         return self.folder / "mariadbd.sock"
 
     @property
+    def tmpdir(self) -> Path:
+        return self.folder / "tmp"
+
+    @property
     def log(self) -> Path:
         return self.folder / "error.log"
 
@@ -118,6 +122,9 @@ class Database:
             f"port={self.port}",
             "bind-address=127.0.0.1",
             f"pid-file={self.folder / 'mariadbd.pid'}",
+            # Its own: a starting mariadbd removes every #sql* file in its tmpdir, another server's open
+            # temporary tables included (a bootstrap beside a starting server failed that way).
+            f"tmpdir={self.tmpdir}",
             f"log-error={self.log}",
             f"server_id={self.server_id}",
             f"gtid_domain_id={self.server_id}",
@@ -147,7 +154,7 @@ class Database:
     def install(self, template: Path | None = None) -> None:
         """Create the data folder: a copy of `template` (an installed, never-started data folder) or a fresh
         ``mariadb-install-db``."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.tmpdir.mkdir(parents=True, exist_ok=True)
         self._write_config()
         if template is not None:
             shutil.copytree(template, self.data_dir)
@@ -294,15 +301,22 @@ class Database:
 
 
 _templates: dict[str, Path] = {}
+_template_failed: list[LabError] = []
 
 
 def template(programs: Mapping[str, str]) -> Path:
     """An installed, never-started data folder, made once per process and copied for every server (a copy is
     the same as a fresh ``mariadb-install-db``, in a fraction of the time); removed when the process exits.
-    A failed install keeps its folder: the error names its logs."""
+    A failed install keeps its folder, whose logs the error names, and is not tried again in this process."""
+    if _template_failed:
+        raise _template_failed[0]
     if "path" not in _templates:
         folder = Path(tempfile.mkdtemp(prefix="payments-lab-template-"))
-        Database("template", 1, folder, programs).install()
+        try:
+            Database("template", 1, folder, programs).install()
+        except LabError as failed:
+            _template_failed.append(failed)
+            raise
         _templates["path"] = folder / "data"
     return _templates["path"]
 
