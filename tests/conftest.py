@@ -4,10 +4,10 @@ the start of collection (several test modules plan an environment as they are im
 * botocore's parsed service models and endpoint rules are shared by every boto3 session of the run (moto makes a
   new default session per ``mock_aws``, and each used to parse the same JSON again), and moto's SNS signing key is made
   once: :func:`payments.cutover.emulator.adapter.process_caches`;
-* a layer plan is reused when everything its program reads is identical (:data:`payments.plan.engine.PLAN_MEMO`):
-  always for a layer planned only as another layer's upstream, and for the layers a test asks for only through the
-  tests' plan cache (:func:`tests.support.plan`), which never patches a program; a test that plans with the engine
-  itself (to watch what the monitor sees, say) gets its layers planned afresh;
+* a layer plan made through the tests' plan cache (:func:`tests.support.plan`) is reused when everything its
+  program reads is identical, the output contract included (:data:`payments.plan.engine.PLAN_MEMO`): for any
+  layer planned as an upstream, and for the layers asked for through that cache. A test that plans with the engine
+  itself (to watch what the monitor sees, or under a patch) gets its layers planned afresh and shares none of them;
 * the cyclic garbage collector runs less often (``gc.set_threshold``): a worker holds over a million objects
   (plans, parsed programs, models). With Python's default thresholds it ran about 7,000 times (22 of them over
   the whole heap) in a third of the suite, 11-12 s of CPU; from 50,000 allocations, about 800 times (5): 3-4 s.

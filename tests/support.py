@@ -16,7 +16,7 @@ from payments.plan.engine import LayerPlan, Plan, PlannedResource, plan_environm
 @functools.cache
 def _cached(env: str, layers: tuple[str, ...] | None, overrides: str) -> Plan:
     # Plans are shared here anyway, so a layer planned identically for another call (another set of layers, or as
-    # an upstream) is reused too.
+    # an upstream) is reused too, and what is planned here is offered to the engine's other callers as upstreams.
     with requested_from_memo():
         return plan_environment(env, list(layers) if layers else None, overrides=json.loads(overrides) or None)
 

@@ -445,17 +445,18 @@ ProgressFn = Callable[[str, str], None]
 
 #: Layer plans by everything the layer's program reads (see :func:`_memo_key`); None (the default) plans every
 #: layer afresh. The test suite turns it on: the same network is otherwise planned again under every test of a
-#: downstream layer. It serves a layer planned only as an upstream; a layer the caller asked for is planned afresh
-#: (what the caller inspects, such as what the monitor saw, is then its own) unless the caller opts in with
-#: :func:`requested_from_memo`.
+#: downstream layer. Only callers that opt in with :func:`requested_from_memo` add to it, and only they are served
+#: the layers they ask for from it; any caller is served the layers it plans only as upstreams. A caller that does
+#: not opt in (a test watching the monitor, or patching the program) plans what it asks for afresh, and its plans,
+#: made under whatever it patched, never reach anyone else.
 PLAN_MEMO: dict[str, LayerPlan] | None = None
 _REQUESTED_FROM_MEMO: contextvars.ContextVar[bool] = contextvars.ContextVar("requested_from_memo", default=False)
 
 
 @contextlib.contextmanager
 def requested_from_memo() -> Iterator[None]:
-    """Within: the layers a caller asks for are also served from :data:`PLAN_MEMO` (when it is on), for callers
-    that share plans anyway, like the tests' plan cache, and never patch the engine or a program."""
+    """Within: plans are added to :data:`PLAN_MEMO` (when it is on) and the layers a caller asks for are served from
+    it, for callers that share plans anyway, like the tests' plan cache."""
     token = _REQUESTED_FROM_MEMO.set(True)
     try:
         yield
@@ -465,10 +466,12 @@ def requested_from_memo() -> Iterator[None]:
 
 def _memo_key(layer: str, env: Environment, root: Path, overrides: dict[str, Any] | None, upstream: list[str]) -> str:
     """Everything a layer's plan depends on: the program (by path), its environment (every setting), its stack file
-    with the overrides laid over it, and the keys of the upstream plans it reads."""
+    with the overrides laid over it, the output contract (which outputs are secret), and the keys of the upstream
+    plans it reads."""
     config = stackfiles.config(layer, env.name, root)
     return json.dumps(
-        [layer, str(root), repr(env), config, overrides, upstream], sort_keys=True, default=repr
+        [layer, str(root), repr(env), config, overrides, repr(contract.EXPORTS), upstream], sort_keys=True,
+        default=repr,
     )
 
 
@@ -498,10 +501,11 @@ def plan_environment(
             planned[layer] = plan_layer(layer, env, upstream, root, layer_overrides)
         else:
             keys[layer] = _memo_key(layer, env, root, layer_overrides, [keys[up] for up in LAYERS[layer]])
-            afresh = layer in wanted and not _REQUESTED_FROM_MEMO.get()
-            if afresh or keys[layer] not in PLAN_MEMO:
+            shared = _REQUESTED_FROM_MEMO.get()
+            if (layer in wanted and not shared) or keys[layer] not in PLAN_MEMO:
                 planned[layer] = plan_layer(layer, env, upstream, root, layer_overrides)
-                PLAN_MEMO.setdefault(keys[layer], planned[layer])
+                if shared:
+                    PLAN_MEMO.setdefault(keys[layer], planned[layer])
             else:
                 planned[layer] = PLAN_MEMO[keys[layer]]
         if progress:
