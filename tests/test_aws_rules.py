@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ def test_regions_and_their_partitions_come_from_botocores_endpoints_data() -> No
         aws_rules.check_region("eu-west-9", "r")
 
 
+@pytest.mark.usefixtures("cache_folder")  # read from the models here, never from an earlier run's cache
 def test_the_tag_rule_is_the_strictest_of_the_tagged_services_models() -> None:
     loader = create_loader()
     elbv2 = loader.load_service_model("elbv2", "service-2")["shapes"]
@@ -70,10 +70,13 @@ def test_the_tag_rules_read_from_the_models_once_are_the_next_processs_too(
     assert (aws_rules.tag_key(), aws_rules.tag_value()) == first
     monkeypatch.undo()  # the models readable again, and the same cache folder
     monkeypatch.setenv(cache.ENV, str(cache_folder.parent))
-    entry.write_text('{"key": {"min": 1}}')  # damaged: read the models again, and write it whole
-    aws_rules._tag_rules.cache_clear()
-    assert (aws_rules.tag_key(), aws_rules.tag_value()) == first
-    assert json.loads(entry.read_text())["key"]["max"] == 128
+    whole = entry.read_text()
+    damaged = ['{"key": {"min": 1}}', "null", "[]", whole.replace('"min": 1', '"min": "1"'), whole[:-9]]
+    for text in damaged:  # read the models again, and write the entry whole
+        entry.write_text(text)
+        aws_rules._tag_rules.cache_clear()
+        assert (aws_rules.tag_key(), aws_rules.tag_value()) == first, text
+        assert entry.read_text() == whole, text
 
 
 def test_another_botocore_is_another_entry_and_an_open_folder_is_not_trusted(

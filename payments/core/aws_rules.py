@@ -21,6 +21,7 @@ import difflib
 import functools
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import regex
@@ -126,28 +127,43 @@ _TAG_RULES_FORMAT = "1"  #: bump when what is kept changes
 
 
 def _tag_rules_name() -> str:
-    """The cache entry of the tag rules: named by everything they are read from (botocore and where it looks)."""
+    """The cache entry of the tag rules, named by everything they come from: botocore's version and where it looks
+    for models, and this module's code, which reads them."""
     import botocore
 
-    parts = [_TAG_RULES_FORMAT, botocore.__version__, *_loader().search_paths, *TAGGED_SERVICES]
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    parts = [_TAG_RULES_FORMAT, botocore.__version__, code, *_loader().search_paths, *TAGGED_SERVICES]
     return f"tags-{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()}.json"
+
+
+def _kept_rules(kept: bytes) -> dict[str, Shape] | None:
+    """The rules of a cache entry, or None unless it holds exactly what :func:`_tag_rules` writes."""
+    try:
+        data = json.loads(kept)
+        rules = {member: Shape(**{**data[member], "patterns": tuple(data[member]["patterns"])})
+                 for member in ("key", "value")}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    well_formed = set(data) == {"key", "value"} and all(
+        type(r.min) is int and type(r.max) is int and isinstance(r.source, str)
+        and all(isinstance(p, str) for p in r.patterns)
+        for r in rules.values()
+    )
+    return rules if well_formed else None
 
 
 @functools.cache
 def _tag_rules() -> dict[str, Shape]:
     """What every tagged service accepts as a tag key and value. Reading 19 API models takes a quarter of a second,
-    at the start of every task, so the result is kept in the project's cache (:mod:`payments.core.cache`)."""
+    at the start of every task, so the result is kept in the project's cache (:mod:`payments.core.cache`); an entry
+    that is not exactly what is written here is read from the models again, and rewritten."""
     where, name = cache.folder("aws-rules"), _tag_rules_name()
     kept = cache.load(where, name)
-    if kept is not None:
-        try:
-            return {member: Shape(**{**fields, "patterns": tuple(fields["patterns"])})
-                    for member, fields in json.loads(kept).items()}
-        except (ValueError, TypeError, KeyError):  # damaged: read the models again, and the entry is rewritten
-            pass
-    rules = {member: _merge([_tag_member(s, member) for s in TAGGED_SERVICES], "the services' Tag shapes")
-             for member in ("key", "value")}
-    cache.store(where, name, json.dumps({m: dataclasses.asdict(r) for m, r in rules.items()}).encode())
+    rules = _kept_rules(kept) if kept is not None else None
+    if rules is None:
+        rules = {member: _merge([_tag_member(s, member) for s in TAGGED_SERVICES], "the services' Tag shapes")
+                 for member in ("key", "value")}
+        cache.store(where, name, json.dumps({m: dataclasses.asdict(r) for m, r in rules.items()}).encode())
     return rules
 
 

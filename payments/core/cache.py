@@ -3,8 +3,10 @@ programs, the tag rules read from botocore's models): each entry is named by a d
 so a new version of that software simply misses it.
 
 The folder is ``$PAYMENTS_CACHE`` (``off``: no cache), else the user's cache folder (``$XDG_CACHE_HOME`` or
-``~/.cache``) under ``payments-platform``. It is created private, and a folder others may write to is neither read
-nor written. A cache is only ever faster: an entry that cannot be read or written is computed again.
+``~/.cache``) under ``payments-platform``. Each kind's folder is created private (0700); a folder, or an entry,
+that is a link, belongs to someone else or may be written by others is neither read nor written (checked on what
+was opened, so it cannot be swapped in between). A cache is only ever faster: an entry that cannot be read or
+written is computed again.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import os
 import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 ENV = "PAYMENTS_CACHE"
@@ -32,21 +35,32 @@ def folder(kind: str) -> Path | None:
     return home / "payments-platform" / kind
 
 
-def private(path: Path) -> bool:
-    """The folder belongs to this user and no one else may write to it."""
-    info = path.stat()
+def _private(info: os.stat_result) -> bool:
     return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
+@contextlib.contextmanager
+def _opened(where: Path) -> Iterator[int]:
+    """The folder, opened without following a link and checked private through what was opened: nobody can swap
+    it between the check and its use."""
+    fd = os.open(where, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        if not _private(os.fstat(fd)):
+            raise PermissionError(f"{where} may be written by others")
+        yield fd
+    finally:
+        os.close(fd)
+
+
 def load(where: Path | None, name: str) -> bytes | None:
-    """An entry's bytes; None when there is none, or the folder is not private."""
+    """An entry's bytes; None when there is none, or the folder or the entry is not this user's alone."""
     if where is None:
         return None
     try:
-        path = where / name
-        if not path.is_file() or not private(where):
-            return None
-        return path.read_bytes()
+        with _opened(where) as folder:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=folder)
+            with os.fdopen(fd, "rb") as entry:
+                return entry.read() if _private(os.fstat(entry.fileno())) else None
     except OSError:
         return None
 
@@ -55,11 +69,16 @@ def store(where: Path | None, name: str, data: bytes) -> None:
     """Keep an entry, whole or not at all (another process may be reading it)."""
     if where is None:
         return
+    partial = f"{name}.{os.getpid()}.{threading.get_ident()}.partial"
     with contextlib.suppress(OSError):
         where.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not private(where):
-            return
-        path = where / name
-        partial = path.with_name(f"{name}.{os.getpid()}.{threading.get_ident()}.partial")
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        with _opened(where) as folder:
+            try:
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=folder)
+                with os.fdopen(fd, "wb") as entry:
+                    entry.write(data)
+                os.replace(partial, name, src_dir_fd=folder, dst_dir_fd=folder)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(partial, dir_fd=folder)
+                raise
