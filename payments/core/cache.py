@@ -21,8 +21,12 @@ from pathlib import Path
 ENV = "PAYMENTS_CACHE"
 
 
-def folder(kind: str) -> Path | None:
-    """The folder of one kind of entry; None when the cache is off."""
+def folder(kind: str, own: str | None = None) -> Path | None:
+    """The folder of one kind of entry; None when the cache is off. The environment variable `own`, when set, names
+    that kind's folder (or ``off``) whatever ``$PAYMENTS_CACHE`` says."""
+    setting = os.environ.get(own, "") if own else ""
+    if setting:
+        return None if setting == "off" else Path(setting)
     setting = os.environ.get(ENV, "")
     if setting == "off":
         return None
@@ -57,8 +61,8 @@ def load(where: Path | None, name: str) -> bytes | None:
     if where is None:
         return None
     try:
-        with _opened(where) as folder:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=folder)
+        with _opened(where) as dir_fd:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
             with os.fdopen(fd, "rb") as entry:
                 return entry.read() if _private(os.fstat(entry.fileno())) else None
     except OSError:
@@ -72,13 +76,13 @@ def store(where: Path | None, name: str, data: bytes) -> None:
     partial = f"{name}.{os.getpid()}.{threading.get_ident()}.partial"
     with contextlib.suppress(OSError):
         where.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with _opened(where) as folder:
+        with _opened(where) as dir_fd:
             try:
-                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=folder)
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
                 with os.fdopen(fd, "wb") as entry:
                     entry.write(data)
-                os.replace(partial, name, src_dir_fd=folder, dst_dir_fd=folder)
+                os.replace(partial, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             except OSError:
                 with contextlib.suppress(OSError):
-                    os.unlink(partial, dir_fd=folder)
+                    os.unlink(partial, dir_fd=dir_fd)
                 raise

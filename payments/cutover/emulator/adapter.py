@@ -75,7 +75,6 @@ import functools
 import hashlib
 import json
 import marshal
-import os
 import pickle
 import re
 import sys
@@ -223,10 +222,7 @@ def cache_dir() -> Path | None:
 
     The files are pickles, which run code when loaded, so the folder is the user's own (created private, like the
     virtualenv that runs it); a folder others may write to is not used."""
-    setting = os.environ.get(CACHE_ENV, "")
-    if setting == "off":
-        return None
-    return Path(setting) if setting else cache.folder("asl")
+    return cache.folder("asl", own=CACHE_ENV)
 
 
 def _entry_name(definition: str) -> str:
@@ -380,6 +376,10 @@ def _scope_only(self: Any, request: Any) -> None:
 # --- gap 18: the execution history as JSON --------------------------------------------------------------------
 
 
+#: What moto's serializer sends with a Step Functions response (its protocol, awsJson1_0).
+HISTORY_CONTENT_TYPE = "application/x-amz-json-1.0"
+
+
 def _history_as_json(self: Any) -> tuple[str, dict[str, str]]:
     """``StepFunctionResponse.get_execution_history``, its body written directly (see gap 18)."""
     from moto.core.serialize import TimestampSerializer
@@ -389,10 +389,6 @@ def _history_as_json(self: Any) -> tuple[str, dict[str, str]]:
     convert = TimestampSerializer(unix)._convert_timestamp_to_str
     events = [{**event, "timestamp": convert(event["timestamp"], unix)} for event in history["events"]]
     return json.dumps({**history, "events": events}), {"Content-Type": HISTORY_CONTENT_TYPE}
-
-
-#: What moto's serializer sends with a Step Functions response (its protocol, awsJson1_0).
-HISTORY_CONTENT_TYPE = "application/x-amz-json-1.0"
 
 
 # --- gap 10: copying JSON ------------------------------------------------------------------------------------
