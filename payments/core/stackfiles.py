@@ -152,6 +152,12 @@ def config(layer: str, env: str, root: Path = REPO_ROOT) -> dict[str, Any]:
     return dict(read(layer, env, root).get("config") or {})
 
 
+def own(layer: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of `layer`'s own namespace in stack-file `values`, without the namespace (what its settings load)."""
+    prefix = f"{project_name(layer)}:"
+    return {key[len(prefix):]: value for key, value in values.items() if key.startswith(prefix)}
+
+
 def engine_config(values: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
     """Config as the Pulumi engine hands it to a program: strings (structured values as JSON).
 

@@ -174,9 +174,7 @@ def _validate(layer: str, target: str, root: Path, changes: list[Change]) -> Non
             values.pop(change.key, None)
         else:
             values[change.key] = _plain(change.new)
-    prefix = f"{project_name(layer)}:"
-    own = {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
-    config_mod.load(cls, own, where=f"{project_name(layer)} ({target} after promotion)")
+    config_mod.load(cls, stackfiles.own(layer, values), where=f"{project_name(layer)} ({target} after promotion)")
 
 
 def apply(promotion: Promotion, root: Path, now: str | None = None) -> Promotion:

@@ -237,6 +237,5 @@ def for_environment(env: str) -> MigrationSettings:
     from payments.core.environment import load_environment
 
     load_environment(env)
-    prefix = f"{PROJECT}:"
-    values = {k[len(prefix):]: v for k, v in stackfiles.config("migration", env).items() if k.startswith(prefix)}
-    return config.load(MigrationSettings, values, where=PROJECT)
+    return config.load(MigrationSettings, stackfiles.own("migration", stackfiles.config("migration", env)),
+                       where=PROJECT)
